@@ -1,0 +1,155 @@
+"""The virtual clock: latency, timeouts and hangs that cost no wall time.
+
+Asyncio systems run on :class:`VirtualClockLoop`, a selector event loop whose
+``time()`` is virtual. When the loop has nothing ready to run and nothing real to
+wait for, it jumps straight to the next timer instead of sleeping, so
+``await asyncio.sleep(30)`` or ``asyncio.wait_for(..., timeout=30)`` returns at once
+while every piece of code in the loop observes 30 s passing.
+
+Real waits stay real: while a socket is registered with the selector (a live LLM
+call, a Toxiproxy'd connection, a local service) or work is running in the loop's
+executor, the loop waits on the wall clock and virtual time advances by the time
+that really passed. Replay of recorded LLM traffic registers no socket, so a fully
+replayed run never waits.
+
+Synchronous systems get a logical clock (:class:`LogicalClock`): it starts at 0 and
+advances only by ``time.sleep`` calls made in the run's thread and by injected
+latencies; ``time.monotonic()`` in that thread reads it. Real I/O in a synchronous
+system takes real time that the logical clock does not count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import selectors
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from typing import Any
+
+__all__ = ["LogicalClock", "VirtualClockLoop", "patched_time", "virtual_now"]
+
+_real_monotonic = time.monotonic
+_real_perf_counter = time.perf_counter
+_real_sleep = time.sleep
+
+
+class VirtualClockLoop(asyncio.SelectorEventLoop):
+    """A selector event loop on virtual time (see the module docstring)."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        super().__init__(selectors.DefaultSelector())
+        self._virtual_now = float(start)
+        self._executor_jobs = 0
+        self._jobs_lock = threading.Lock()
+        selector = self._selector  # type: ignore[attr-defined]
+        real_select = selector.select
+
+        def select(timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+            ready: list[tuple[selectors.SelectorKey, int]] = real_select(0)
+            if ready or timeout == 0:
+                return ready
+            if self._waiting_on_real_work():
+                # Something real is in flight: wait for it on the wall clock and let
+                # virtual time follow real time (bounded by the next timer).
+                started = _real_monotonic()
+                ready = real_select(timeout)
+                elapsed = _real_monotonic() - started
+                self._virtual_now += elapsed if ready or timeout is None else max(elapsed, timeout)
+                return ready
+            if timeout is None:
+                # No timers, no I/O, no executor work: nothing can ever wake this loop
+                # except another thread. Block for real, as an unmonitored system would.
+                return real_select(None)  # type: ignore[no-any-return]
+            self._virtual_now += timeout
+            return []
+
+        selector.select = select
+
+    def time(self) -> float:
+        return self._virtual_now
+
+    def advance(self, seconds: float) -> None:
+        """Move virtual time forward (used by synchronous latency injected inside the loop)."""
+        if seconds > 0:
+            self._virtual_now += seconds
+
+    def _waiting_on_real_work(self) -> bool:
+        # The self-pipe is always registered; anything beyond it is real I/O.
+        registered = len(self._selector.get_map())  # type: ignore[attr-defined]
+        return registered > 1 or self._executor_jobs > 0
+
+    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        with self._jobs_lock:
+            self._executor_jobs += 1
+        future = super().run_in_executor(executor, func, *args)
+
+        def _done(_: asyncio.Future[Any] | Future[Any]) -> None:
+            with self._jobs_lock:
+                self._executor_jobs -= 1
+
+        future.add_done_callback(_done)
+        return future
+
+
+class LogicalClock:
+    """The clock of a synchronous run: advances only by sleeps and injected latency."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.now += seconds
+
+
+def virtual_now() -> float | None:
+    """Virtual seconds on the running :class:`VirtualClockLoop`, or ``None`` if there is none."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    if isinstance(loop, VirtualClockLoop):
+        return loop.time()
+    return None
+
+
+@contextlib.contextmanager
+def patched_time(thread_id: int, clock: Callable[[], float | None], sleep: Callable[[float], None]) -> Iterator[None]:
+    """Make ``time.monotonic``/``time.perf_counter``/``time.sleep`` virtual in one thread.
+
+    ``clock()`` returns virtual seconds or ``None`` (fall back to the real clock).
+    Other threads keep the real functions. Code that bound ``from time import
+    monotonic`` before the run sees real time; this is documented in docs/faults.md.
+    """
+    base = _real_monotonic()
+    base_perf = _real_perf_counter()
+
+    def monotonic() -> float:
+        if threading.get_ident() == thread_id:
+            now = clock()
+            if now is not None:
+                return base + now
+        return _real_monotonic()
+
+    def perf_counter() -> float:
+        if threading.get_ident() == thread_id:
+            now = clock()
+            if now is not None:
+                return base_perf + now
+        return _real_perf_counter()
+
+    def sleep_(seconds: float) -> None:
+        if threading.get_ident() == thread_id and clock() is not None:
+            sleep(seconds)
+            return
+        _real_sleep(seconds)
+
+    saved = time.monotonic, time.perf_counter, time.sleep
+    time.monotonic, time.perf_counter, time.sleep = monotonic, perf_counter, sleep_  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        time.monotonic, time.perf_counter, time.sleep = saved  # type: ignore[assignment]

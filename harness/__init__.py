@@ -1,0 +1,47 @@
+"""brownout's harness: instrumentation, run logs, cassettes, the runner and the pytest plugin.
+
+Public names only; internals live in ``_private`` modules.
+"""
+
+from harness._checks import Violation, checker, run_checks
+from harness._context import RunHooks, current_run
+from harness._errors import (
+    CassetteError,
+    CassetteMiss,
+    ConfigError,
+    HarnessError,
+    NotInRun,
+    ReplayDivergence,
+    RunLogError,
+    WorkerKilled,
+)
+from harness._events import AnyEvent
+from harness._instrument import agent, tool
+from harness._runlog import RunLog
+from harness._runner import Run, run_system
+from harness._settings import ChaosSettings, load_profile, register_profile
+
+__all__ = [
+    "AnyEvent",
+    "CassetteError",
+    "CassetteMiss",
+    "ChaosSettings",
+    "ConfigError",
+    "HarnessError",
+    "NotInRun",
+    "ReplayDivergence",
+    "Run",
+    "RunHooks",
+    "RunLog",
+    "RunLogError",
+    "Violation",
+    "WorkerKilled",
+    "agent",
+    "checker",
+    "current_run",
+    "load_profile",
+    "register_profile",
+    "run_checks",
+    "run_system",
+    "tool",
+]

@@ -1,0 +1,215 @@
+"""The active run: who is running, which step we are in, and where events go.
+
+Two context variables carry everything the instrumentation needs:
+
+- ``_RUN`` holds the :class:`RunContext` of the active run (``None`` outside a run, which
+  makes every instrumentation call a cheap no-op);
+- ``_FRAME`` holds the current agent :class:`Frame` (name and step id), so that an LLM call
+  made deep inside library code is attributed to the right agent, also across
+  ``asyncio.gather`` and ``create_task``, which copy the context.
+
+Fault injection plugs in through :class:`RunHooks`: the instrumentation calls the hooks of
+the active run at every injection point (LLM request, tool call, agent entry, channel,
+state). The default hooks do nothing; ``faults`` supplies an implementation driven by a
+:class:`faults.FaultPlan`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from harness._events import AnyEvent, EventBase
+from harness._runlog import RunLog
+
+if TYPE_CHECKING:
+    import httpx2
+
+__all__ = [
+    "Frame",
+    "LLMSite",
+    "RunContext",
+    "RunHooks",
+    "ToolSite",
+    "current_frame",
+    "current_run",
+]
+
+T = TypeVar("T")
+E = TypeVar("E", bound=EventBase)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One open agent scope."""
+
+    name: str
+    step_id: str
+    parent: Frame | None = None
+    budget_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSite:
+    """Where a tool call happens: handed to :meth:`RunHooks.tool_call`."""
+
+    name: str
+    agent: str | None
+    call: int  # 1-based count of calls of this tool in the run
+    attempt: int  # 1-based count of calls with the same arguments
+    side_effect: bool
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LLMSite:
+    """Where an LLM request happens: handed to :meth:`RunHooks.llm_request`."""
+
+    agent: str | None
+    call: int  # 1-based count of LLM calls by this agent in the run
+    path: str
+    model: str | None
+    digest: str
+    stream: bool
+
+
+class RunHooks:
+    """Injection points, called by the instrumentation at every step. Override what you need.
+
+    Each ``*_call``/``*_request`` hook gets a ``proceed`` callable that performs the real
+    step; a hook may delay it, skip it, call it and then fail, or replace its result.
+    """
+
+    def tool_call(self, ctx: RunContext, site: ToolSite, proceed: Callable[[], T]) -> T:
+        return proceed()
+
+    async def atool_call(self, ctx: RunContext, site: ToolSite, proceed: Callable[[], Awaitable[T]]) -> T:
+        return await proceed()
+
+    def llm_request(
+        self, ctx: RunContext, site: LLMSite, proceed: Callable[[], httpx2.Response]
+    ) -> httpx2.Response:
+        return proceed()
+
+    async def allm_request(
+        self, ctx: RunContext, site: LLMSite, proceed: Callable[[], Awaitable[httpx2.Response]]
+    ) -> httpx2.Response:
+        return await proceed()
+
+    def agent_enter(self, ctx: RunContext, name: str, call: int) -> None:
+        """Called when an agent scope opens (sync code)."""
+
+    async def aagent_enter(self, ctx: RunContext, name: str, call: int) -> None:
+        """Called when an agent scope opens (async code)."""
+
+
+_NO_HOOKS = RunHooks()
+
+
+class RunContext:
+    """State of one run: its log, clock, counters, hooks and cassette."""
+
+    def __init__(
+        self,
+        *,
+        entry: str = "",
+        run_id: str | None = None,
+        hooks: RunHooks | None = None,
+        clock: Callable[[], float] | None = None,
+        cassette: Any = None,
+        replay_tools: bool = False,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.entry = entry
+        self.log = RunLog(self.run_id, meta=meta)
+        self.hooks = hooks or _NO_HOOKS
+        self._clock = clock or (lambda: 0.0)
+        self.cassette = cassette
+        self.replay_tools = replay_tools
+        self.harness_errors: list[BaseException] = []
+        self._lock = threading.RLock()
+        self._tool_calls: dict[str, int] = defaultdict(int)
+        self._tool_attempts: dict[tuple[str, str], int] = defaultdict(int)
+        self._llm_calls: dict[str | None, int] = defaultdict(int)
+        self._agent_calls: dict[str, int] = defaultdict(int)
+        self.open_agents: dict[str, Frame] = {}
+
+    # -- time ----------------------------------------------------------------------------
+    def now(self) -> float:
+        """Virtual seconds since the run started."""
+        return round(self._clock(), 9)
+
+    def set_clock(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+
+    # -- events --------------------------------------------------------------------------
+    def emit(self, cls: type[E], *, step_id: str | None = None, **fields: Any) -> E:
+        """Append an event of class ``cls``, filling the common fields from the current frame.
+
+        ``step_id`` defaults to ``s<seq>`` (a new step); pass a frame's step id to add an
+        event to an open step. ``parent_step_id``/``agent`` may be overridden in ``fields``.
+        """
+        frame = _FRAME.get()
+        with self._lock:
+            seq = len(self.log)
+            values: dict[str, Any] = {
+                "run_id": self.run_id,
+                "seq": seq,
+                "t": self.now(),
+                "step_id": step_id or f"s{seq}",
+                "parent_step_id": frame.step_id if frame else None,
+                "agent": frame.name if frame else None,
+            }
+            values.update(fields)
+            event = cls(**values)
+            self.log.append(event)  # type: ignore[arg-type]
+        return event
+
+    def append(self, event: AnyEvent) -> None:
+        with self._lock:
+            self.log.append(event)
+
+    def next_seq(self) -> int:
+        return len(self.log)
+
+    # -- counters (deterministic call numbering for fault sites) --------------------------
+    def count_tool(self, name: str, args_digest: str) -> tuple[int, int]:
+        with self._lock:
+            self._tool_calls[name] += 1
+            self._tool_attempts[(name, args_digest)] += 1
+            return self._tool_calls[name], self._tool_attempts[(name, args_digest)]
+
+    def count_llm(self, agent: str | None) -> int:
+        with self._lock:
+            self._llm_calls[agent] += 1
+            return self._llm_calls[agent]
+
+    def count_agent(self, name: str) -> int:
+        with self._lock:
+            self._agent_calls[name] += 1
+            return self._agent_calls[name]
+
+    def fail(self, error: BaseException) -> None:
+        """Remember a harness error to raise after the run, even if the system swallowed it."""
+        with self._lock:
+            self.harness_errors.append(error)
+
+
+_RUN: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar("brownout_run", default=None)
+_FRAME: contextvars.ContextVar[Frame | None] = contextvars.ContextVar("brownout_frame", default=None)
+
+
+def current_run() -> RunContext | None:
+    """The active run, or ``None`` outside a run."""
+    return _RUN.get()
+
+
+def current_frame() -> Frame | None:
+    """The innermost open agent scope, or ``None``."""
+    return _FRAME.get()

@@ -1,0 +1,65 @@
+"""The harness's exceptions.
+
+Every message says what happened, the offending value, the rule, and the fix.
+
+::
+
+    HarnessError                      root of everything brownout's harness raises
+    ├── ConfigError                   an option, marker argument or setting is invalid
+    ├── RunLogError                   a run log file is truncated, corrupt or of another format
+    ├── CassetteError                 a cassette file cannot be read or written
+    │   └── CassetteMiss              replay met a request the cassette does not hold
+    ├── ReplayDivergence              a production replay took a different path than recorded
+    └── NotInRun                      an API that needs an active run was called outside one
+
+    WorkerKilled (BaseException)      crash-stop of an agent; ``except Exception`` does not catch it
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CassetteError",
+    "CassetteMiss",
+    "ConfigError",
+    "HarnessError",
+    "NotInRun",
+    "ReplayDivergence",
+    "RunLogError",
+    "WorkerKilled",
+]
+
+
+class HarnessError(Exception):
+    """Root of every error the harness raises."""
+
+
+class ConfigError(HarnessError):
+    """An option, marker argument or setting is invalid."""
+
+
+class RunLogError(HarnessError):
+    """A run log file is truncated, corrupt or of an unknown format."""
+
+
+class CassetteError(HarnessError):
+    """A cassette cannot be read or written."""
+
+
+class CassetteMiss(CassetteError):
+    """Replay met a request that the cassette does not hold."""
+
+
+class ReplayDivergence(HarnessError):
+    """A replayed run diverged from its recording."""
+
+
+class NotInRun(HarnessError):
+    """An API that needs an active run was called outside one."""
+
+
+class WorkerKilled(BaseException):  # noqa: N818 - named for what happened to the worker
+    """Crash-stop of an agent (an injected worker kill).
+
+    Derives from :class:`BaseException` on purpose: a real crash is not something the
+    crashing code can catch with ``except Exception``, so neither is this.
+    """

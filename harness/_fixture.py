@@ -1,0 +1,131 @@
+"""The ``chaos`` fixture's object: runs a system under the test's cassette and fault plan."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness._runner import Run, run_system
+from harness._settings import ChaosSettings
+
+__all__ = ["Chaos", "ViolationsFound", "cassette_path_for", "reproduce_command"]
+
+
+class ViolationsFound(AssertionError):  # noqa: N818 - reads as what the test learns
+    """A run's history broke one or more checkers. ``.run`` holds the run."""
+
+    def __init__(self, message: str, run: Run) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+def cassette_path_for(cassette_dir: Path, module_path: str, test_name: str) -> Path:
+    """``<cassette_dir>/<test module>/<test name>.json`` with file-system-safe names."""
+    module = Path(module_path).stem
+    name = _UNSAFE.sub("_", test_name).strip("_") or "test"
+    return cassette_dir / module / f"{name}.json"
+
+
+def reproduce_command(nodeid: str, *, plan_json: str | None = None, extra: tuple[str, ...] = ()) -> str:
+    """The single command that re-runs this test, under this exact plan if there is one."""
+    parts = ["pytest", nodeid]
+    if plan_json is not None:
+        parts.append(f"--chaos-plan={plan_json}")
+    parts.extend(extra)
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+class Chaos:
+    """Handed to tests as the ``chaos`` fixture.
+
+    ``chaos.run(fn, *args, **kwargs)`` runs ``fn`` once as a run: under plain ``pytest``
+    with the test's cassette and no faults; under ``pytest --chaos`` once per fault plan
+    Hypothesis generates. It returns a :class:`~harness.Run` and raises the system's own
+    exception (the run log is kept and its path printed if the test fails) or
+    :class:`ViolationsFound` if a checker found a failure mode in the history.
+    """
+
+    def __init__(self, settings: ChaosSettings, *, nodeid: str, cassette_path: Path, rootdir: Path) -> None:
+        self.settings = settings
+        self.nodeid = nodeid
+        self.cassette_path = cassette_path
+        self.rootdir = rootdir
+        self.plan: Any = None
+        self.runs: list[Run] = []
+        self._cassette: Any = None
+        self.on_run: list[Callable[[Run], None]] = []
+
+    # -- cassette ------------------------------------------------------------------------
+    def cassette(self) -> Any:
+        """The test's cassette (opened once per test, shared by its runs and examples)."""
+        if self._cassette is None:
+            from harness._cassette import Cassette
+
+            self._cassette = Cassette(
+                self.cassette_path,
+                record_mode=self.settings.record_mode,
+                miss=self.settings.miss,
+                nodeid=self.nodeid,
+            )
+        return self._cassette
+
+    def close(self) -> None:
+        if self._cassette is not None:
+            self._cassette.close()
+
+    # -- running -------------------------------------------------------------------------
+    def hooks(self) -> Any:
+        if self.plan is None:
+            return None
+        return self.plan.hooks()
+
+    def run(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Run:
+        """Run ``fn(*args, **kwargs)`` once as a run under the current fault plan."""
+        from harness._checks import run_checks
+
+        plan = self.plan
+        run = run_system(
+            fn,
+            args,
+            kwargs,
+            hooks=self.hooks(),
+            cassette=self.cassette(),
+            replay_tools=self.settings.replay_tools,
+            deadline=self.settings.deadline,
+            fault_plan=plan.model_dump(mode="json") if plan is not None else None,
+            meta={"test": self.nodeid},
+        )
+        run.violations = run_checks(run.log, self.settings.checks, output=run.output)
+        self.runs.append(run)
+        for callback in self.on_run:
+            callback(run)
+        if run.error is not None:
+            raise run.error
+        if run.violations:
+            lines = [f"{len(run.violations)} violation(s) in run {run.run_id}:"]
+            lines.extend(f"  - {v}" for v in run.violations)
+            raise ViolationsFound("\n".join(lines), run)
+        return run
+
+    # -- failure reporting --------------------------------------------------------------
+    def write_logs(self, report_dir: Path) -> list[Path]:
+        """Write every run log of this test under ``report_dir/runs/`` and return the paths."""
+        out: list[Path] = []
+        safe = _UNSAFE.sub("_", self.nodeid).strip("_")
+        for index, run in enumerate(self.runs):
+            path = report_dir / "runs" / f"{safe}-{index}-{run.run_id}.jsonl"
+            run.log.write(path)
+            run.log_path = str(path)
+            out.append(path)
+        return out
+
+    def reproduce(self) -> str:
+        plan = self.plan
+        plan_json = plan.model_dump_json() if plan is not None else None
+        return reproduce_command(self.nodeid, plan_json=plan_json)

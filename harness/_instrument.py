@@ -1,0 +1,388 @@
+"""Instrumentation: ``agent(name)`` scopes and ``@tool`` functions.
+
+Outside a run both are near-zero-cost: one context-variable read, then the user's
+code runs untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar, cast, overload
+
+from harness._context import _FRAME, _RUN, Frame, RunContext, ToolSite
+from harness._digest import digest
+from harness._errors import ConfigError, WorkerKilled
+from harness._events import AgentEnd, AgentStart, Compensation, ToolCall
+from harness._jsonable import jsonable
+from harness._secrets import scrub
+
+__all__ = ["ToolSpec", "agent", "registered_tools", "status_of", "tool"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def status_of(exc: BaseException | None) -> str:
+    """How a step ended, from the exception that ended it."""
+    if exc is None:
+        return "ok"
+    if isinstance(exc, WorkerKilled):
+        return "killed"
+    if isinstance(exc, asyncio.CancelledError):
+        return "cancelled"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return "error"
+
+
+def _error_text(exc: BaseException | None) -> tuple[str | None, str | None]:
+    if exc is None:
+        return None, None
+    return str(scrub(str(exc)))[:2000] or type(exc).__name__, type(exc).__name__
+
+
+class agent:  # noqa: N801 - used like a function: ``with agent("planner"):``
+    """Open an agent scope: every step inside is attributed to ``name``.
+
+    Works as a context manager (``with`` / ``async with``) and as a decorator on sync
+    and async functions. Scopes nest; the inner scope's parent step is the outer one.
+
+    Args:
+        name: The agent's name, as it should appear in logs and reports.
+        budget_tokens: Optional prompt-token budget for this agent (checked by the
+            ``context_budget`` checker).
+    """
+
+    __slots__ = ("_ctx", "_frame", "_token", "budget_tokens", "name")
+
+    def __init__(self, name: str, *, budget_tokens: int | None = None) -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"agent(name={name!r}): the name must be a non-empty string, e.g. agent('planner').")
+        self.name = name
+        self.budget_tokens = budget_tokens
+        self._ctx: RunContext | None = None
+        self._frame: Frame | None = None
+        self._token: Any = None
+
+    # -- context manager ---------------------------------------------------------------
+    def _open(self) -> RunContext | None:
+        ctx = _RUN.get()
+        if ctx is None:
+            return None
+        parent = _FRAME.get()
+        event = ctx.emit(
+            AgentStart,
+            name=self.name,
+            spawned_by=parent.name if parent else None,
+            budget_tokens=self.budget_tokens,
+            agent=self.name,
+        )
+        self._frame = Frame(self.name, event.step_id, parent, self.budget_tokens)
+        self._token = _FRAME.set(self._frame)
+        self._ctx = ctx
+        with ctx._lock:
+            ctx.open_agents[event.step_id] = self._frame
+        return ctx
+
+    def _close(self, exc: BaseException | None) -> None:
+        ctx, frame = self._ctx, self._frame
+        if ctx is None or frame is None:
+            return
+        error, error_type = _error_text(exc)
+        try:
+            _FRAME.reset(self._token)
+        except ValueError:
+            # Closed in another context (e.g. a generator finalised elsewhere): restore by hand.
+            _FRAME.set(frame.parent)
+        with ctx._lock:
+            ctx.open_agents.pop(frame.step_id, None)
+        ctx.emit(
+            AgentEnd,
+            step_id=frame.step_id,
+            name=self.name,
+            status=status_of(exc),
+            error=error,
+            error_type=error_type,
+            start_seq=int(frame.step_id[1:]),
+            parent_step_id=frame.parent.step_id if frame.parent else None,
+            agent=self.name,
+        )
+        self._ctx = self._frame = None
+
+    def __enter__(self) -> agent:
+        ctx = self._open()
+        if ctx is not None:
+            try:
+                ctx.hooks.agent_enter(ctx, self.name, ctx.count_agent(self.name))
+            except BaseException as exc:
+                self._close(exc)
+                raise
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._close(exc)
+
+    async def __aenter__(self) -> agent:
+        ctx = self._open()
+        if ctx is not None:
+            try:
+                await ctx.hooks.aagent_enter(ctx, self.name, ctx.count_agent(self.name))
+            except BaseException as exc:
+                self._close(exc)
+                raise
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._close(exc)
+
+    # -- decorator ---------------------------------------------------------------------
+    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]:
+        name, budget = self.name, self.budget_tokens
+        if inspect.iscoroutinefunction(fn):
+            afn = cast(Callable[P, Awaitable[Any]], fn)
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+                if _RUN.get() is None:
+                    return await afn(*args, **kwargs)
+                async with agent(name, budget_tokens=budget):
+                    return await afn(*args, **kwargs)
+
+            return cast(Callable[P, R], async_wrapper)
+
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            if _RUN.get() is None:
+                return fn(*args, **kwargs)
+            with agent(name, budget_tokens=budget):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """What ``@tool`` knows about a function."""
+
+    name: str
+    side_effect: bool
+    compensate: str | None
+    signature: inspect.Signature | None
+
+
+_TOOLS: dict[str, ToolSpec] = {}
+_COMPENSATORS: dict[str, str] = {}  # compensating tool name -> the tool it compensates
+
+
+def registered_tools() -> dict[str, ToolSpec]:
+    """All tools declared with ``@tool`` so far, by name."""
+    return dict(_TOOLS)
+
+
+class RecordedToolError(Exception):
+    """A tool error replayed from a cassette: the original type name and message."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def _bind(spec: ToolSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    if spec.signature is None:
+        return {"args": list(args), **kwargs}
+    try:
+        bound = spec.signature.bind_partial(*args, **kwargs)
+    except TypeError:
+        return {"args": list(args), **kwargs}
+    out: dict[str, Any] = {}
+    for key, value in bound.arguments.items():
+        param = spec.signature.parameters[key]
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            out.update(value)
+        elif key in ("self", "cls") and param.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD:
+            continue
+        else:
+            out[key] = value
+    return out
+
+
+class _Call:
+    """Bookkeeping of one tool call under an active run."""
+
+    __slots__ = ("args", "ctx", "digest", "executed", "key", "site", "spec", "token")
+
+    def __init__(self, ctx: RunContext, spec: ToolSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.ctx = ctx
+        self.spec = spec
+        bound = _bind(spec, args, kwargs)
+        self.key = kwargs.get("idempotency_key")
+        self.token = kwargs.get("fencing_token")
+        clean = scrub(jsonable({k: v for k, v in bound.items() if k != "idempotency_key"}))
+        self.args = clean
+        self.digest = digest([spec.name, clean])
+        call, attempt = ctx.count_tool(spec.name, self.digest)
+        frame = _FRAME.get()
+        self.site = ToolSite(spec.name, frame.name if frame else None, call, attempt, spec.side_effect, clean)
+        self.executed = False
+
+    def replayed(self) -> tuple[bool, Any]:
+        """(found, result) from the cassette when tools are replayed; raises a recorded error."""
+        cassette = self.ctx.cassette
+        if not self.ctx.replay_tools or cassette is None:
+            return False, None
+        return cast(tuple[bool, Any], cassette.replay_tool(self.spec.name, self.digest, self.site))
+
+    def finish(self, started: float, result: Any = None, exc: BaseException | None = None, replayed: bool = False) -> None:
+        ctx, spec = self.ctx, self.spec
+        error, error_type = _error_text(exc)
+        status = status_of(exc)
+        if exc is not None and isinstance(exc, RecordedToolError):
+            error_type = exc.error_type
+        value = scrub(jsonable(result)) if exc is None else None
+        compensates = _COMPENSATORS.get(spec.name)
+        event = ctx.emit(
+            ToolCall,
+            name=spec.name,
+            args=self.args,
+            args_digest=self.digest,
+            attempt=self.site.attempt,
+            idempotency_key=None if self.key is None else str(self.key),
+            side_effect=spec.side_effect,
+            compensate=spec.compensate,
+            compensates=compensates,
+            status=status,
+            result=value,
+            error=error,
+            error_type=error_type,
+            executed=self.executed and not replayed,
+            replayed=replayed,
+            latency=round(ctx.now() - started, 9),
+            fencing_token=self.token if isinstance(self.token, int) else None,
+        )
+        if compensates is not None:
+            ctx.emit(
+                Compensation,
+                tool=spec.name,
+                for_tool=compensates,
+                for_step=None,
+                status="ok" if exc is None else "error",
+            )
+        if ctx.cassette is not None and not replayed:
+            ctx.cassette.record_tool(spec.name, self.digest, self.site, value, error, error_type, event.seq)
+
+
+@overload
+def tool(fn: Callable[P, R], /) -> Callable[P, R]: ...
+@overload
+def tool(
+    name: str | None = None, *, side_effect: bool = False, compensate: str | None = None
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+def tool(
+    name: Any = None, *, side_effect: bool = False, compensate: str | None = None
+) -> Any:
+    """Declare a function as a tool: its calls, results and errors go into the run log.
+
+    Usable bare (``@tool``) or with arguments (``@tool("charge", side_effect=True,
+    compensate="refund")``), on sync and async functions. A keyword argument
+    ``idempotency_key`` (and ``fencing_token``) is recorded on the event.
+
+    Args:
+        name: The tool's name; defaults to the function's ``__name__``.
+        side_effect: Whether a call changes the world (sends, charges, writes). Checkers
+            look for duplicated and uncompensated side effects.
+        compensate: The name of the tool that undoes this one (saga compensation).
+    """
+    if callable(name) and not isinstance(name, str):
+        return tool()(name)
+    if name is not None and (not isinstance(name, str) or not name):
+        raise ConfigError(f"tool(name={name!r}): the name must be a non-empty string or None.")
+    if compensate is not None and (not isinstance(compensate, str) or not compensate):
+        raise ConfigError(
+            f"tool(compensate={compensate!r}): compensate names the tool that undoes this one, "
+            "e.g. compensate='refund_payment'."
+        )
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        tool_name = name or fn.__name__
+        try:
+            signature: inspect.Signature | None = inspect.signature(fn)
+        except (TypeError, ValueError):
+            signature = None
+        spec = ToolSpec(tool_name, side_effect, compensate, signature)
+        _TOOLS[tool_name] = spec
+        if compensate is not None:
+            _COMPENSATORS[compensate] = tool_name
+
+        if inspect.iscoroutinefunction(fn):
+            afn = cast(Callable[P, Awaitable[Any]], fn)
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+                ctx = _RUN.get()
+                if ctx is None:
+                    return await afn(*args, **kwargs)
+                call = _Call(ctx, spec, args, kwargs)
+                started = ctx.now()
+                try:
+                    found, recorded = call.replayed()
+                except BaseException as exc:
+                    call.finish(started, exc=exc, replayed=True)
+                    raise
+                if found:
+                    call.finish(started, recorded, replayed=True)
+                    return recorded
+
+                async def proceed() -> Any:
+                    call.executed = True
+                    return await afn(*args, **kwargs)
+
+                try:
+                    result = await ctx.hooks.atool_call(ctx, call.site, proceed)
+                except BaseException as exc:
+                    call.finish(started, exc=exc)
+                    raise
+                call.finish(started, result)
+                return result
+
+            async_wrapper.__brownout_tool__ = spec  # type: ignore[attr-defined]
+            return cast(Callable[P, R], async_wrapper)
+
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            ctx = _RUN.get()
+            if ctx is None:
+                return fn(*args, **kwargs)
+            call = _Call(ctx, spec, args, kwargs)
+            started = ctx.now()
+            try:
+                found, recorded = call.replayed()
+            except BaseException as exc:
+                call.finish(started, exc=exc, replayed=True)
+                raise
+            if found:
+                call.finish(started, recorded, replayed=True)
+                return cast(R, recorded)
+
+            def proceed() -> R:
+                call.executed = True
+                return fn(*args, **kwargs)
+
+            try:
+                result = ctx.hooks.tool_call(ctx, call.site, proceed)
+            except BaseException as exc:
+                call.finish(started, exc=exc)
+                raise
+            call.finish(started, result)
+            return result
+
+        wrapper.__brownout_tool__ = spec  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate

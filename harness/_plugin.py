@@ -1,0 +1,211 @@
+"""brownout's pytest plugin: options, the ``chaos`` marker, fixtures and session hooks.
+
+An adapter only: the logic lives in library modules, imported when a test needs them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from harness._fixture import Chaos
+    from harness._settings import ChaosSettings
+
+_RECORD_MODES = ("none", "once", "new_episodes", "all")
+_MISS = ("strict", "nearest", "live")
+_CHAOS_KEY = pytest.StashKey["Chaos"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("chaos", "brownout: fault injection and replay for LLM multi-agent systems")
+    group.addoption("--chaos", action="store_true", default=False,
+                    help="Explore fault plans with Hypothesis for every test that uses the `chaos` fixture.")
+    group.addoption("--chaos-examples", type=int, default=None, metavar="N",
+                    help="Fault plans to try per chaos test (default 100).")
+    group.addoption("--chaos-seed", type=int, default=None, metavar="SEED",
+                    help="Seed for fault-plan generation: the same seed gives the same plans.")
+    group.addoption("--chaos-plan", default=None, metavar="JSON|FILE",
+                    help="Run exactly this fault plan (JSON or a file), as printed by a failure.")
+    group.addoption("--chaos-record-mode", default=None, choices=_RECORD_MODES,
+                    help="Cassette record mode (default none: replay only, never touch the network).")
+    group.addoption("--chaos-miss", default=None, choices=_MISS,
+                    help="What a cassette miss does: strict (error), nearest (substitute the same agent's "
+                         "recording, marked), live (call the endpoint and record). Default: strict; "
+                         "nearest under --chaos.")
+    group.addoption("--chaos-report", default=None, metavar="DIR",
+                    help="Where reports and failing run logs go (default reports/latest).")
+    group.addoption("--chaos-live", action="store_true", default=False,
+                    help="Run tests marked `live` (they record against a real local LLM server). "
+                         "Same as BROWNOUT_LIVE=1.")
+    parser.addini("chaos_cassette_dir", "Cassette directory, relative to the rootdir.", default="cassettes")
+    parser.addini("chaos_report_dir", "Report directory, relative to the rootdir.", default="reports/latest")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "chaos(faults=None, checks='default', max_faults=3, examples=None, record_mode=None, miss=None, "
+        "replay_tools=False, cassette=None, deadline=600, seed=None): configure brownout for this test.",
+    )
+    config.addinivalue_line("markers", "live: records against a real local LLM server (opt-in).")
+    if config.getoption("--chaos-examples") is not None and config.getoption("--chaos-examples") < 1:
+        raise pytest.UsageError(
+            f"--chaos-examples={config.getoption('--chaos-examples')} must be at least 1. To run one fixed "
+            "plan instead of exploring, use --chaos-plan."
+        )
+    plan = config.getoption("--chaos-plan")
+    if plan is not None:
+        from harness._errors import HarnessError
+        from harness._settings import load_plan_text
+
+        try:
+            text = load_plan_text(plan)
+            from faults import FaultPlan
+
+            FaultPlan.from_json(text)
+        except HarnessError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        except Exception as exc:
+            raise pytest.UsageError(
+                f"--chaos-plan: not a valid fault plan: {exc}. Pass the JSON printed in a failure message."
+            ) from None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    live = config.getoption("--chaos-live") or os.environ.get("BROWNOUT_LIVE", "") not in ("", "0")
+    if live:
+        return
+    skip = pytest.mark.skip(reason="live tier: pass --chaos-live or set BROWNOUT_LIVE=1 (needs the `llm` extra)")
+    for item in items:
+        if "live" in item.keywords:
+            item.add_marker(skip)
+
+
+def _cli_settings(config: pytest.Config) -> dict[str, Any]:
+    from harness._settings import load_plan_text
+
+    plan = config.getoption("--chaos-plan")
+    return {
+        "chaos": True if config.getoption("--chaos") else None,
+        "examples": config.getoption("--chaos-examples"),
+        "seed": config.getoption("--chaos-seed"),
+        "plan": load_plan_text(plan) if plan else None,
+        "record_mode": config.getoption("--chaos-record-mode"),
+        "miss": config.getoption("--chaos-miss"),
+        "report_dir": config.getoption("--chaos-report"),
+    }
+
+
+def settings_for(item: pytest.Item) -> ChaosSettings:
+    """Resolve the item's settings: CLI > closest marker > ini > profile > defaults."""
+    from harness._errors import ConfigError
+    from harness._settings import resolve_settings
+
+    marker = item.get_closest_marker("chaos")
+    ini = {"report_dir": item.config.getini("chaos_report_dir")}
+    try:
+        return resolve_settings(
+            cli=_cli_settings(item.config),
+            marker_args=tuple(marker.args) if marker else (),
+            marker_kwargs=dict(marker.kwargs) if marker else {},
+            ini=ini,
+        )
+    except ConfigError as exc:
+        raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
+
+
+def _report_dir(config: pytest.Config, settings: ChaosSettings) -> Path:
+    path = Path(settings.report_dir)
+    return path if path.is_absolute() else config.rootpath / path
+
+
+@pytest.fixture
+def chaos(request: pytest.FixtureRequest) -> Iterator[Chaos]:
+    """Run a system under the test's cassette and fault plan: ``chaos.run(fn, *args, **kwargs)``."""
+    from harness._fixture import Chaos, cassette_path_for
+
+    item = request.node
+    settings = settings_for(item)
+    rootdir = request.config.rootpath
+    if settings.cassette:
+        cassette = Path(settings.cassette)
+        cassette = cassette if cassette.is_absolute() else rootdir / cassette
+    else:
+        cassette_dir = rootdir / request.config.getini("chaos_cassette_dir")
+        cassette = cassette_path_for(cassette_dir, str(item.path), item.name)
+    fixture = Chaos(settings, nodeid=item.nodeid, cassette_path=cassette, rootdir=rootdir)
+    if settings.plan is not None:
+        from faults import FaultPlan
+
+        fixture.plan = FaultPlan.from_json(settings.plan)
+    item.stash[_CHAOS_KEY] = fixture
+    session = _session(request.config)
+    if session is not None:
+        session.attach(item, fixture)
+    try:
+        yield fixture
+    finally:
+        fixture.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, None]:
+    fixture = pyfuncitem.stash.get(_CHAOS_KEY, None)
+    if fixture is None or not fixture.settings.chaos or fixture.settings.plan is not None:
+        yield
+        return
+    # Under --chaos the test body becomes a Hypothesis property over fault plans.
+    from harness._explore import explore
+
+    original = pyfuncitem.obj
+    pyfuncitem.obj = explore(original, pyfuncitem, fixture)
+    try:
+        yield
+    finally:
+        pyfuncitem.obj = original
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
+    fixture = item.stash.get(_CHAOS_KEY, None)
+    if fixture is None or report.when != "call" or not fixture.runs:
+        return
+    session = _session(item.config)
+    if session is not None:
+        session.on_report(item, fixture, report)
+    if report.failed:
+        paths = fixture.write_logs(_report_dir(item.config, fixture.settings))
+        lines = [f"run log: {paths[-1]}" if paths else "run log: (none)"]
+        if len(paths) > 1:
+            lines.append(f"({len(paths)} run logs written beside it)")
+        lines.append(f"reproduce: {fixture.reproduce()}")
+        report.sections.append(("brownout", "\n".join(lines)))
+
+
+def _session(config: pytest.Config) -> Any:
+    return getattr(config, "_brownout_session", None)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from harness._session import ChaosSession
+
+    session.config._brownout_session = ChaosSession(session.config)  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = _session(session.config)
+    if state is not None:
+        state.finish(exitstatus)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = _session(config)
+    if state is not None:
+        state.terminal_summary(terminalreporter)

@@ -1,0 +1,238 @@
+"""The runner: execute a system once, as one run, and hand back its :class:`Run`.
+
+An async entry point runs on a fresh :class:`faults.VirtualClockLoop` (virtual time,
+see ``faults/_clock.py``); a sync one runs in the calling thread on a logical clock.
+Everything observable becomes an event in the run's :class:`RunLog`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from faults._clock import LogicalClock, VirtualClockLoop, patched_time
+from harness._context import _FRAME, _RUN, RunContext, RunHooks
+from harness._events import RunEnd, RunStart
+from harness._instrument import _error_text, status_of
+from harness._jsonable import jsonable
+from harness._runlog import RunLog
+from harness._secrets import scrub
+
+__all__ = ["Run", "entry_name", "run_system"]
+
+
+@dataclass
+class Run:
+    """One execution of a system under test.
+
+    Attributes:
+        output: What the entry point returned (``None`` if it raised).
+        log: The run's history.
+        violations: What the checkers found (filled by the checker layer).
+        run_id: The run's id (also on every event).
+        error: The exception the system raised, if any.
+        plan: The fault plan the run was under (``None`` for a baseline run).
+        log_path: Where the run log was written, once it was.
+    """
+
+    output: Any
+    log: RunLog
+    violations: list[Any] = field(default_factory=list)
+    run_id: str = ""
+    error: BaseException | None = None
+    plan: Any = None
+    log_path: str | None = None
+    deadline_passed: bool = False
+
+    @property
+    def status(self) -> str:
+        end = self.log[-1] if len(self.log) else None
+        for event in reversed(self.log):
+            if event.kind == "run_end":
+                end = event
+                break
+        return getattr(end, "status", "unknown")
+
+
+def entry_name(fn: Callable[..., Any]) -> str:
+    module = getattr(fn, "__module__", None) or "?"
+    qual = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    return f"{module}:{qual}"
+
+
+@contextlib.contextmanager
+def _activated(ctx: RunContext) -> Iterator[None]:
+    run_token = _RUN.set(ctx)
+    frame_token = _FRAME.set(None)
+    try:
+        yield
+    finally:
+        _FRAME.reset(frame_token)
+        _RUN.reset(run_token)
+
+
+def _run_async(ctx: RunContext, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+               deadline: float) -> tuple[Any, BaseException | None, bool]:
+    loop = VirtualClockLoop()
+    ctx.set_clock(loop.time)
+    outcome: dict[str, Any] = {"deadline": False}
+
+    async def main() -> Any:
+        result = fn(*args, **kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    def on_deadline(task: asyncio.Task[Any]) -> None:
+        if not task.done():
+            outcome["deadline"] = True
+            task.cancel(f"brownout: the run's virtual deadline of {deadline:g} s passed")
+
+    thread = threading.get_ident()
+
+    def clock() -> float | None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        return running.time() if running is loop else None
+
+    output: Any = None
+    error: BaseException | None = None
+    try:
+        asyncio.set_event_loop(loop)
+        with patched_time(thread, clock, loop.advance):
+            task = loop.create_task(main(), context=_copy_context())
+            handle = loop.call_at(deadline, on_deadline, task)
+            try:
+                output = loop.run_until_complete(task)
+            except BaseException as exc:  # the system's own failure, re-raised by the caller
+                error = exc
+            handle.cancel()
+            _finish(ctx, output, error, outcome["deadline"], deadline)
+            _cancel_leftovers(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    return output, error, outcome["deadline"]
+
+
+def _copy_context() -> Any:
+    import contextvars
+
+    return contextvars.copy_context()
+
+
+def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel tasks still running after the entry point returned (orphaned work) and let them end."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    if not pending:
+        return
+    for task in pending:
+        task.cancel("brownout: the run finished while this task was still running")
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
+def _finish(ctx: RunContext, output: Any, error: BaseException | None, deadline_passed: bool,
+            deadline: float) -> None:
+    status = status_of(error)
+    if status == "timeout":
+        status = "error"
+    text, etype = _error_text(error)
+    if deadline_passed:
+        text = f"virtual deadline of {deadline:g} s passed; the run was cancelled"
+        etype = "DeadlineExceeded"
+    ctx.emit(
+        RunEnd,
+        status=status,
+        error=text,
+        error_type=etype,
+        output=scrub(jsonable(output)),
+        parent_step_id=None,
+        agent=None,
+    )
+
+
+def run_system(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...] = (),
+    kwargs: dict[str, Any] | None = None,
+    *,
+    hooks: RunHooks | None = None,
+    cassette: Any = None,
+    replay_tools: bool = False,
+    deadline: float = 600.0,
+    fault_plan: Any = None,
+    entry: str | None = None,
+    meta: dict[str, Any] | None = None,
+    run_id: str | None = None,
+) -> Run:
+    """Run ``fn(*args, **kwargs)`` once as a run and return the :class:`Run`.
+
+    The system's own exception does not propagate: it is on ``Run.error`` (callers
+    decide whether to re-raise). Harness errors (a cassette miss the system swallowed,
+    say) are raised after the run, with the run log kept on the exception as ``.run``.
+    """
+    from harness import _llm
+
+    kwargs = dict(kwargs or {})
+    ctx = RunContext(
+        entry=entry or entry_name(fn),
+        hooks=hooks,
+        cassette=cassette,
+        replay_tools=replay_tools,
+        meta=meta,
+        run_id=run_id,
+    )
+    is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+    output: Any = None
+    error: BaseException | None = None
+    deadline_passed = False
+    cassette_cm = cassette if cassette is not None else contextlib.nullcontext()
+    with _activated(ctx), _llm.capture(), cassette_cm:
+        ctx.emit(
+            RunStart,
+            entry=ctx.entry,
+            args=scrub(jsonable({"args": list(args), "kwargs": kwargs})),
+            fault_plan=jsonable(fault_plan),
+            meta=jsonable(meta or {}),
+        )
+        if is_async:
+            output, error, deadline_passed = _run_async(ctx, fn, args, kwargs, deadline)
+        else:
+            clock = LogicalClock()
+            ctx.set_clock(lambda: clock.now)
+            thread = threading.get_ident()
+            with patched_time(thread, lambda: clock.now, clock.sleep):
+                try:
+                    output = fn(*args, **kwargs)
+                    if inspect.isawaitable(output):
+                        raise TypeError(
+                            f"{ctx.entry} returned an awaitable from a sync call; pass the async function "
+                            "itself (not a lambda around it) so that it runs on the virtual clock."
+                        )
+                except BaseException as exc:
+                    error = exc
+            _finish(ctx, output, error, False, deadline)
+    run = Run(
+        output=output,
+        log=ctx.log,
+        run_id=ctx.run_id,
+        error=error,
+        plan=fault_plan,
+        deadline_passed=deadline_passed,
+    )
+    if ctx.harness_errors:
+        first = ctx.harness_errors[0]
+        first.run = run  # type: ignore[attr-defined]
+        raise first
+    if isinstance(error, KeyboardInterrupt):
+        raise error
+    return run

@@ -1,0 +1,216 @@
+"""ChaosSettings: one frozen settings object per test, resolved in one place."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from harness._errors import ConfigError
+
+__all__ = [
+    "MARKER_ARGS",
+    "MISS_POLICIES",
+    "RECORD_MODES",
+    "ChaosSettings",
+    "get_profile",
+    "load_profile",
+    "register_profile",
+    "resolve_settings",
+]
+
+RecordMode = Literal["none", "once", "new_episodes", "all"]
+MissPolicy = Literal["strict", "nearest", "live"]
+RECORD_MODES: tuple[str, ...] = ("none", "once", "new_episodes", "all")
+MISS_POLICIES: tuple[str, ...] = ("strict", "nearest", "live")
+
+
+@dataclass(frozen=True)
+class ChaosSettings:
+    """Everything that decides how one chaos test runs. Immutable; build with :func:`resolve_settings`.
+
+    Attributes:
+        chaos: Explore fault plans (``--chaos``) instead of one baseline run.
+        examples: Fault plans to try per test under ``--chaos``.
+        seed: Seed for plan generation; ``None`` lets Hypothesis choose (and print it).
+        plan: A fixed fault plan (JSON text or a file path) to run instead of exploring.
+        record_mode: Cassette record mode: none (replay only), once, new_episodes, all.
+        miss: What a cassette miss does: strict (error), nearest (substitute), live (call and record).
+        faults: Fault kinds to explore (``"tool"``, ``"llm.rate_limit"``, ...); empty means all.
+        checks: Checker selection: ``"default"``, ``"all"``, ``"none"`` or a list of names.
+        max_faults: At most this many faults in one generated plan.
+        replay_tools: Replay recorded ``@tool`` results instead of running the tools.
+        cassette: Explicit cassette path (default: ``<cassette_dir>/<module>/<test>.json``).
+        deadline: Virtual seconds after which a run counts as hung (liveness).
+        report_dir: Where failing run logs and reports go.
+    """
+
+    chaos: bool = False
+    examples: int = 100
+    seed: int | None = None
+    plan: str | None = None
+    record_mode: RecordMode = "none"
+    miss: MissPolicy = "strict"
+    faults: tuple[str, ...] = ()
+    checks: str | tuple[str, ...] = "default"
+    max_faults: int = 3
+    replay_tools: bool = False
+    cassette: str | None = None
+    deadline: float = 600.0
+    report_dir: str = "reports/latest"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> ChaosSettings:
+        return dataclasses.replace(self, **changes)
+
+
+# The marker's accepted keyword arguments and what each must be.
+MARKER_ARGS: dict[str, str] = {
+    "faults": "a list of fault kinds such as ['tool', 'llm.rate_limit']",
+    "checks": "'default', 'all', 'none' or a list of checker names",
+    "max_faults": "an int >= 1",
+    "examples": "an int >= 1",
+    "record_mode": f"one of {', '.join(RECORD_MODES)}",
+    "miss": f"one of {', '.join(MISS_POLICIES)}",
+    "replay_tools": "True or False",
+    "cassette": "a path to a cassette file",
+    "deadline": "virtual seconds > 0",
+    "seed": "an int",
+}
+
+_PROFILES: dict[str, ChaosSettings] = {"default": ChaosSettings()}
+_ACTIVE = "default"
+
+
+def register_profile(name: str, parent: str = "default", **changes: Any) -> None:
+    """Register a named settings profile, like Hypothesis's ``settings.register_profile``."""
+    if parent not in _PROFILES:
+        raise ConfigError(f"register_profile(parent={parent!r}): unknown profile; known: {sorted(_PROFILES)}.")
+    _PROFILES[name] = _validate(_PROFILES[parent].replace(**changes), source=f"profile {name!r}")
+
+
+def load_profile(name: str) -> None:
+    """Make a registered profile the base that every test's settings start from."""
+    global _ACTIVE
+    if name not in _PROFILES:
+        raise ConfigError(f"load_profile({name!r}): unknown profile; registered: {sorted(_PROFILES)}.")
+    _ACTIVE = name
+
+
+def get_profile() -> ChaosSettings:
+    return _PROFILES[_ACTIVE]
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...], source: str) -> None:
+    if value not in choices:
+        raise ConfigError(
+            f"{source}: {name}={value!r} is not accepted. Accepted values: {', '.join(choices)}."
+        )
+
+
+def _validate(s: ChaosSettings, *, source: str) -> ChaosSettings:
+    _check_choice("record_mode", s.record_mode, RECORD_MODES, source)
+    _check_choice("miss", s.miss, MISS_POLICIES, source)
+    if not isinstance(s.examples, int) or isinstance(s.examples, bool) or s.examples < 1:
+        raise ConfigError(
+            f"{source}: examples={s.examples!r} must be an int of at least 1. To run one fixed plan "
+            "instead of exploring, pass --chaos-plan."
+        )
+    if not isinstance(s.max_faults, int) or isinstance(s.max_faults, bool) or s.max_faults < 1:
+        raise ConfigError(f"{source}: max_faults={s.max_faults!r} must be an int of at least 1.")
+    if s.seed is not None and (not isinstance(s.seed, int) or isinstance(s.seed, bool)):
+        raise ConfigError(f"{source}: seed={s.seed!r} must be an int.")
+    if not isinstance(s.deadline, int | float) or s.deadline <= 0:
+        raise ConfigError(f"{source}: deadline={s.deadline!r} must be a number of virtual seconds > 0.")
+    if not isinstance(s.replay_tools, bool):
+        raise ConfigError(f"{source}: replay_tools={s.replay_tools!r} must be True or False.")
+    checks = s.checks
+    if isinstance(checks, str):
+        if checks not in ("default", "all", "none"):
+            raise ConfigError(
+                f"{source}: checks={checks!r} is not accepted. Accepted: 'default', 'all', 'none' or a "
+                "list of checker names (see `brownout checkers`)."
+            )
+    elif not all(isinstance(c, str) for c in checks):
+        raise ConfigError(f"{source}: checks={checks!r} must be a list of checker names (strings).")
+    if not all(isinstance(f, str) and f for f in s.faults):
+        raise ConfigError(f"{source}: faults={s.faults!r} must be a list of fault kinds (strings).")
+    return s
+
+
+def _as_tuple(value: Any, name: str, source: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple):
+        return tuple(value)
+    raise ConfigError(f"{source}: {name}={value!r} must be a string or a list of strings.")
+
+
+def marker_settings(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate ``@pytest.mark.chaos(...)`` arguments and return them as settings changes."""
+    source = "@pytest.mark.chaos"
+    if args:
+        raise ConfigError(
+            f"{source}: got positional arguments {args!r}; the marker takes keyword arguments only: "
+            f"{', '.join(sorted(MARKER_ARGS))}."
+        )
+    unknown = sorted(set(kwargs) - set(MARKER_ARGS))
+    if unknown:
+        accepted = "; ".join(f"{k} ({v})" for k, v in sorted(MARKER_ARGS.items()))
+        raise ConfigError(f"{source}: unknown argument(s) {', '.join(unknown)}. Accepted: {accepted}.")
+    changes = dict(kwargs)
+    if "faults" in changes:
+        changes["faults"] = _as_tuple(changes["faults"], "faults", source)
+    if "checks" in changes and not isinstance(changes["checks"], str):
+        changes["checks"] = _as_tuple(changes["checks"], "checks", source)
+    return changes
+
+
+def resolve_settings(
+    *,
+    cli: Mapping[str, Any],
+    marker_args: tuple[Any, ...] = (),
+    marker_kwargs: Mapping[str, Any] | None = None,
+    ini: Mapping[str, Any] | None = None,
+) -> ChaosSettings:
+    """Resolve one test's settings.
+
+    Precedence, highest first: command-line options > the closest ``chaos`` marker >
+    ini options > the active profile (``load_profile``) > built-in defaults. Under
+    ``--chaos`` the miss policy defaults to ``nearest`` (faults change the path, so a
+    strict miss would fail every plan); an explicit ``--chaos-miss`` or marker wins.
+    """
+    settings = get_profile()
+    if ini:
+        settings = settings.replace(**{k: v for k, v in ini.items() if v is not None})
+    marker = marker_settings(marker_args, marker_kwargs or {})
+    settings = settings.replace(**marker)
+    given_cli = {k: v for k, v in cli.items() if v is not None}
+    settings = settings.replace(**given_cli)
+    if settings.chaos and "miss" not in given_cli and "miss" not in marker:
+        settings = settings.replace(miss="nearest")
+    return _validate(settings, source="chaos settings" if not marker else "@pytest.mark.chaos")
+
+
+def load_plan_text(value: str) -> str:
+    """``--chaos-plan`` takes JSON text or a path to a JSON file; return the JSON text."""
+    text = value.strip()
+    if text.startswith(("{", "[")):
+        return text
+    path = Path(value)
+    if not path.is_file():
+        raise ConfigError(
+            f"--chaos-plan={value!r}: neither JSON (it must start with '{{' or '[') nor an existing file. "
+            "Pass the plan printed in a failure message, or the path of a file holding it."
+        )
+    return path.read_text(encoding="utf-8")
+
+
+def parse_json_option(name: str, value: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{name}={value[:80]!r}: not valid JSON ({exc.msg} at char {exc.pos}).") from None

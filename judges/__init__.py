@@ -1,0 +1,3 @@
+"""brownout's judges: rubric-based LLM-as-judge evaluators."""
+
+__all__: list[str] = []
