@@ -31,6 +31,7 @@ __all__ = [
     "AnyEvent",
     "CheckResult",
     "Compensation",
+    "Constraint",
     "Custom",
     "DeadLetter",
     "Escalation",
@@ -280,6 +281,20 @@ class Escalation(EventBase):
     for_step: str | None = None
 
 
+class Constraint(EventBase):
+    """A hard constraint of the task, declared as data (``harness.constraint``).
+
+    The ``goal_drift`` checker looks for ``value`` in every later handoff payload
+    (when ``handoffs``) and in the run's final output (when ``output``).
+    """
+
+    kind: Literal["constraint"] = "constraint"
+    name: str
+    value: Any = None
+    handoffs: bool = True
+    output: bool = True
+
+
 class Postcondition(EventBase):
     """An agent's declared postcondition was evaluated on what it reported."""
 
@@ -347,6 +362,7 @@ AnyEvent = Annotated[
     | DeadLetter
     | Escalation
     | Postcondition
+    | Constraint
     | FaultInjected
     | CheckResult
     | Verdict
