@@ -16,7 +16,7 @@ from harness._errors import (
     WorkerKilled,
 )
 from harness._events import AnyEvent
-from harness._instrument import agent, tool
+from harness._instrument import agent, handoff, spawn, tool
 from harness._runlog import RunLog
 from harness._runner import Run, run_system
 from harness._settings import ChaosSettings, load_profile, register_profile
@@ -39,9 +39,11 @@ __all__ = [
     "agent",
     "checker",
     "current_run",
+    "handoff",
     "load_profile",
     "register_profile",
     "run_checks",
     "run_system",
+    "spawn",
     "tool",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, cast, overload
@@ -17,11 +17,11 @@ from typing import Any, ParamSpec, TypeVar, cast, overload
 from harness._context import _FRAME, _RUN, Frame, RunContext, ToolSite
 from harness._digest import digest
 from harness._errors import ConfigError, WorkerKilled
-from harness._events import AgentEnd, AgentStart, Compensation, ToolCall
+from harness._events import AgentEnd, AgentStart, Compensation, Handoff, Join, Spawn, ToolCall
 from harness._jsonable import jsonable
 from harness._secrets import scrub
 
-__all__ = ["ToolSpec", "agent", "registered_tools", "status_of", "tool"]
+__all__ = ["ToolSpec", "agent", "handoff", "registered_tools", "spawn", "status_of", "tool"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -386,3 +386,104 @@ def tool(
         return wrapper
 
     return decorate
+
+
+# -- concurrency and handoffs -------------------------------------------------------------
+def spawn(coro: Coroutine[Any, Any, R], *, name: str, target: str | None = None) -> asyncio.Task[R]:
+    """Start ``coro`` as a concurrent task and record it as spawned work.
+
+    Records a ``spawn`` event now and a ``join`` event when the task ends (ok, error,
+    timeout or cancelled) while the run is still going. A task still running when the
+    run ends is cancelled by the runner without a ``join``: that is orphaned work, which
+    the ``orphaned_work`` checker reports. Outside a run it is ``asyncio.create_task``.
+
+    Args:
+        coro: The coroutine to run, typically a sub-agent.
+        name: The task's name in the log (e.g. ``"web_search"``).
+        target: The agent the task runs, if it differs from ``name``.
+    """
+    if not isinstance(name, str) or not name:
+        coro.close()
+        raise ConfigError(
+            f"spawn(name={name!r}): the name must be a non-empty string, e.g. spawn(coro, name='search')."
+        )
+    task = asyncio.get_running_loop().create_task(coro, name=name)
+    ctx = _RUN.get()
+    if ctx is None:
+        return task
+    frame = _FRAME.get()
+    where = {"agent": frame.name if frame else None, "parent_step_id": frame.step_id if frame else None}
+    ctx.emit(Spawn, task=name, target=target or name, **where)
+
+    def joined(done: asyncio.Task[R]) -> None:
+        if any(e.kind == "run_end" for e in reversed(ctx.log)):
+            return  # cancelled by the runner after the run ended: never joined
+        if done.cancelled():
+            outcome = "cancelled"
+        else:
+            exc = done.exception()
+            outcome = "ok" if exc is None else ("timeout" if isinstance(exc, TimeoutError) else "error")
+        ctx.emit(Join, task=name, outcome=outcome, **where)
+
+    task.add_done_callback(joined)
+    return task
+
+
+def handoff(
+    target: str,
+    payload: Any,
+    *,
+    source: str | None = None,
+    schema: Any = None,
+    constraints: Sequence[Any] = (),
+) -> Any:
+    """Record work passed from one agent to another, checked against its contract.
+
+    With a pydantic ``schema`` the payload is validated: the validated model is returned,
+    and an invalid payload is recorded (``valid=False`` with the errors) and its
+    ``pydantic.ValidationError`` raised. Without a schema (a free-text handoff) the payload
+    is returned unchanged and recorded with ``valid=None``.
+
+    Args:
+        target: The receiving agent.
+        payload: What is handed over (a model, dict or text).
+        source: The sending agent; defaults to the current agent.
+        schema: A pydantic model class the payload must satisfy.
+        constraints: The task's hard constraints this handoff must carry (the
+            ``goal_drift`` and ``handoff_contract`` checkers compare them with the payload).
+    """
+    if not isinstance(target, str) or not target:
+        raise ConfigError(f"handoff(target={target!r}): the target must be the receiving agent's name.")
+    result = payload
+    valid: bool | None = None
+    errors: list[str] = []
+    failure: Exception | None = None
+    if schema is not None:
+        from pydantic import BaseModel, ValidationError
+
+        if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+            raise ConfigError(f"handoff(schema={schema!r}): the schema must be a pydantic model class.")
+        try:
+            data = payload.model_dump() if isinstance(payload, BaseModel) else payload
+            result = schema.model_validate(data)
+            valid = True
+        except ValidationError as exc:
+            valid = False
+            errors = [f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors()]
+            failure = exc
+    ctx = _RUN.get()
+    if ctx is not None:
+        frame = _FRAME.get()
+        ctx.emit(
+            Handoff,
+            source=source if source is not None else (frame.name if frame else None),
+            target=target,
+            payload=scrub(jsonable(payload)),
+            schema_name=schema.__name__ if schema is not None else None,
+            valid=valid,
+            errors=errors,
+            constraints=scrub(jsonable(list(constraints))),
+        )
+    if failure is not None:
+        raise failure
+    return result
