@@ -33,8 +33,10 @@ if TYPE_CHECKING:
 __all__ = [
     "Frame",
     "LLMSite",
+    "MessageSite",
     "RunContext",
     "RunHooks",
+    "StateSite",
     "ToolSite",
     "current_frame",
     "current_run",
@@ -76,6 +78,29 @@ class LLMSite:
     model: str | None
     digest: str
     stream: bool
+    request: httpx2.Request | None = None  # the outgoing request, when the capture layer passes it
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSite:
+    """A message being sent on a :class:`harness.Channel`: handed to :meth:`RunHooks.message_send`."""
+
+    channel: str
+    agent: str | None
+    call: int  # 1-based count of sends on this channel in the run
+    sender: str | None
+    recipient: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StateSite:
+    """An operation on a :class:`harness.StateStore`: handed to :meth:`RunHooks.state_op`."""
+
+    store: str
+    agent: str | None
+    op: str  # "read" or "write" (a compare-and-set counts as a write)
+    call: int  # 1-based count of this op on this store in the run
+    key: str
 
 
 class RunHooks:
@@ -107,6 +132,20 @@ class RunHooks:
     async def aagent_enter(self, ctx: RunContext, name: str, call: int) -> None:
         """Called when an agent scope opens (async code)."""
 
+    def message_send(self, ctx: RunContext, site: MessageSite) -> Any:
+        """Called by a channel before it delivers a message; return a message effect or ``None``."""
+        return None
+
+    def state_op(self, ctx: RunContext, site: StateSite) -> Any:
+        """Called by a state store before a read or write; return a state effect or ``None``."""
+        return None
+
+    def run_start(self, ctx: RunContext) -> None:
+        """Called once when the run starts, after its ``run_start`` event (e.g. to arm network faults)."""
+
+    def run_end(self, ctx: RunContext) -> None:
+        """Called once when the run ends, even if it failed (e.g. to disarm network faults)."""
+
 
 _NO_HOOKS = RunHooks()
 
@@ -132,6 +171,7 @@ class RunContext:
         self._clock = clock or (lambda: 0.0)
         self.cassette = cassette
         self.replay_tools = replay_tools
+        self.deadline = 600.0  # virtual seconds; the runner sets the run's own
         self.harness_errors: list[BaseException] = []
         self._lock = threading.RLock()
         self._tool_calls: dict[str, int] = defaultdict(int)

@@ -243,6 +243,8 @@ class _Call:
         ctx, spec = self.ctx, self.spec
         error, error_type = _error_text(exc)
         status = status_of(exc)
+        if status == "timeout" and getattr(exc, "lost_ack", False):
+            status = "lost_ack"  # an injected lost acknowledgement: the tool ran, its reply was lost
         if exc is not None and isinstance(exc, RecordedToolError):
             error_type = exc.error_type
         value = scrub(jsonable(result)) if exc is None else None

@@ -191,6 +191,7 @@ def run_system(
         meta=meta,
         run_id=run_id,
     )
+    ctx.deadline = deadline
     is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
     output: Any = None
     error: BaseException | None = None
@@ -204,23 +205,28 @@ def run_system(
             fault_plan=jsonable(fault_plan),
             meta=jsonable(meta or {}),
         )
-        if is_async:
-            output, error, deadline_passed = _run_async(ctx, fn, args, kwargs, deadline)
-        else:
-            clock = LogicalClock()
-            ctx.set_clock(lambda: clock.now)
-            thread = threading.get_ident()
-            with patched_time(thread, lambda: clock.now, clock.sleep):
-                try:
-                    output = fn(*args, **kwargs)
-                    if inspect.isawaitable(output):
-                        raise TypeError(
-                            f"{ctx.entry} returned an awaitable from a sync call; pass the async function "
-                            "itself (not a lambda around it) so that it runs on the virtual clock."
-                        )
-                except BaseException as exc:
-                    error = exc
-            _finish(ctx, output, error, False, deadline)
+        ctx.hooks.run_start(ctx)
+        try:
+            if is_async:
+                output, error, deadline_passed = _run_async(ctx, fn, args, kwargs, deadline)
+            else:
+                clock = LogicalClock()
+                ctx.set_clock(lambda: clock.now)
+                thread = threading.get_ident()
+                with patched_time(thread, lambda: clock.now, clock.sleep):
+                    try:
+                        output = fn(*args, **kwargs)
+                        if inspect.isawaitable(output):
+                            raise TypeError(
+                                f"{ctx.entry} returned an awaitable from a sync call; pass the async function "
+                                "itself (not a lambda around it) so that it runs on the virtual clock."
+                            )
+                    except BaseException as exc:
+                        error = exc
+                deadline_passed = clock.now >= deadline
+                _finish(ctx, output, error, deadline_passed, deadline)
+        finally:
+            ctx.hooks.run_end(ctx)
     run = Run(
         output=output,
         log=ctx.log,
