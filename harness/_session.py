@@ -1,29 +1,281 @@
-"""The pytest session's brownout state: one object per session, fed by the plugin's hooks."""
+"""The pytest session's brownout state: one object per session, fed by the plugin's hooks.
+
+Flow of result rows (one per run, see :mod:`harness._report`):
+
+1. the ``chaos`` fixture calls back after every run (``Chaos.on_run``); the session turns
+   the run into a provisional row where the test runs (an xdist worker or the only process);
+2. after the test's call phase (``on_report``) the rows are completed (the last run is
+   marked final; a test that failed on its own assertion makes that run ``silent``), the
+   failing runs' logs are written, and the rows are put on ``report.user_properties``,
+   which pytest-xdist serialises to the controller;
+3. ``pytest_runtest_logreport`` collects them where the session ends (the controller);
+4. ``pytest_sessionfinish`` writes the report there; the terminal summary is printed
+   there too, never on a worker.
+
+The session registers itself as a plugin for step 3, so it needs no global state and
+each (also nested, pytester in-process) pytest session keeps its own rows.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-__all__ = ["ChaosSession"]
+from faults._clock import _real_monotonic
+
+__all__ = ["ChaosSession", "ProgressLine"]
+
+ROWS_KEY = "brownout_rows"
+# Failing runs of one test whose logs are kept beside the report (plus always the last run).
+MAX_LOGS_PER_TEST = 25
+
+
+def _wall() -> float:
+    # The real clock: runs patch time.monotonic in their thread while they execute.
+    return float(_real_monotonic())
+
+
+@dataclass
+class _TestState:
+    fixture: Any
+    mode: str
+    checkers: list[str]
+    rows: list[Any] = field(default_factory=list)
+    runs: list[Any] = field(default_factory=list)
+    started: float = field(default_factory=_wall)
+
+
+class ProgressLine:
+    """Rate-limited progress of a long exploration, written as whole lines through pytest's terminal.
+
+    Enabled only in the process that owns the terminal (never on an xdist worker) and
+    only with ``-v`` or a terminal that is a TTY. Lines are written with output capture
+    suspended, the way pytest's own live logging writes, so they never land inside a
+    test's captured output or in the middle of a line.
+    """
+
+    def __init__(self, config: pytest.Config, *, interval: float = 2.0) -> None:
+        self.config = config
+        self.interval = interval
+        self._last = 0.0
+
+    def enabled(self) -> bool:
+        if hasattr(self.config, "workerinput"):
+            return False
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            return False
+        verbose = int(self.config.getoption("verbose", 0) or 0)
+        return verbose > 0 or bool(reporter.isatty())
+
+    def due(self, started: float, now: float) -> bool:
+        """Whether a line is due: first after ``interval`` seconds of a test, then every ``interval``."""
+        return now - started >= self.interval and now - self._last >= self.interval
+
+    def update(self, nodeid: str, runs: int, failing: int, started: float) -> bool:
+        now = _wall()
+        if not self.due(started, now) or not self.enabled():
+            return False
+        self._last = now
+        self.write(
+            f"brownout: {nodeid}: {runs} run(s) explored, {failing} failing so far ({now - started:.0f} s)"
+        )
+        return True
+
+    def write(self, text: str) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            return
+        capman = self.config.pluginmanager.get_plugin("capturemanager")
+        suspended = capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()
+        with suspended:
+            reporter.ensure_newline()
+            reporter.write_line(text, cyan=True)
 
 
 class ChaosSession:
-    """Collects what chaos tests did during a pytest session."""
+    """Collects what chaos tests did during a pytest session and writes the report at its end."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.items: dict[str, Any] = {}
+        self.rows: list[Any] = []
+        self.report_path: Path | None = None
+        self.report_error: str | None = None
+        self.started_wall = time.time()
+        self.progress = ProgressLine(config)
+        self._tests: dict[str, _TestState] = {}
+        self.is_worker = hasattr(config, "workerinput")
+        if not config.pluginmanager.is_registered(self):
+            config.pluginmanager.register(self, f"brownout-session-{id(self)}")
 
+    # -- where the report goes ---------------------------------------------------------------
+    def report_dir(self) -> Path:
+        option = self.config.getoption("--chaos-report", None)
+        path = Path(option or self.config.getini("chaos_report_dir") or "reports/latest")
+        return path if path.is_absolute() else self.config.rootpath / path
+
+    def reporting(self) -> bool:
+        """Whether this session writes a report: under ``--chaos`` or with an explicit ``--chaos-report``."""
+        return bool(self.config.getoption("--chaos", False) or self.config.getoption("--chaos-report", None))
+
+    # -- fed by the fixture ------------------------------------------------------------------
     def attach(self, item: pytest.Item, fixture: Any) -> None:
         self.items[item.nodeid] = fixture
+        settings = fixture.settings
+        mode = "plan" if settings.plan is not None else ("chaos" if settings.chaos else "baseline")
+        try:
+            from harness._checks import get_checkers
+
+            checkers = [spec.name for spec in get_checkers(settings.checks)]
+        except Exception:  # an invalid selection fails the run itself, with its own message
+            checkers = []
+        state = _TestState(fixture, mode, checkers)
+        self._tests[item.nodeid] = state
+        fixture.on_run.append(lambda run: self._on_run(item.nodeid, state, run))
+
+    def _on_run(self, nodeid: str, state: _TestState, run: Any) -> None:
+        from harness._fixture import reproduce_command
+        from harness._report import row_from_log
+
+        row = row_from_log(
+            run.log,
+            test=nodeid,
+            index=len(state.rows),
+            mode=state.mode,
+            plan=run.plan,
+            checkers_run=state.checkers,
+            violations=run.violations,
+            error=run.error,
+        )
+        row = row.model_copy(
+            update={"reproduce": reproduce_command(nodeid, plan_json=row.fault_plan or None)}
+        )
+        state.rows.append(row)
+        state.runs.append(run)
+        failing = sum(1 for r in state.rows if not r.ok)
+        self.progress.update(nodeid, len(state.rows), failing, state.started)
 
     def on_report(self, item: pytest.Item, fixture: Any, report: pytest.TestReport) -> None:
-        """Called once per chaos test after its call phase."""
+        """Called once per chaos test after its call phase: complete its rows and ship them."""
+        state = self._tests.pop(item.nodeid, None)
+        if state is None or not state.rows:
+            return
+        rows = list(state.rows)
+        last = rows[-1]
+        update: dict[str, Any] = {"final": True}
+        if report.failed and last.ok:
+            # The test's own assertion failed on the last run: no exception from the system,
+            # no checker violation, yet the test says the result is wrong.
+            from harness._report import row_from_log
+
+            run = state.runs[-1]
+            redo = row_from_log(
+                run.log,
+                test=last.test,
+                index=last.index,
+                mode=last.mode,
+                plan=run.plan,
+                checkers_run=state.checkers,
+                violations=run.violations,
+                error=run.error,
+                assertion=_failure_text(report) or "the test failed",
+            )
+            update["outcome"] = redo.outcome
+            update["assertion"] = redo.assertion
+        rows[-1] = last.model_copy(update=update)
+        if self.reporting():
+            rows = self._write_logs(rows, state.runs)
+        report.user_properties.append((ROWS_KEY, [r.model_dump(mode="json") for r in rows]))
+
+    def _write_logs(self, rows: list[Any], runs: list[Any]) -> list[Any]:
+        from harness._report import log_name
+
+        directory = self.report_dir()
+        failing = [i for i, r in enumerate(rows) if not r.ok]
+        keep = set(failing[:MAX_LOGS_PER_TEST]) | ({len(rows) - 1} if failing else set())
+        for i in sorted(keep):
+            name = log_name(rows[i].test, rows[i].index, rows[i].run_id)
+            runs[i].log.write(directory / name)
+            rows[i] = rows[i].model_copy(update={"log": name})
+        return rows
+
+    # -- collected where the session ends (the controller under xdist) ---------------------------
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.is_worker:
+            return
+        from harness._report import ResultRow
+
+        for name, value in report.user_properties:
+            if name == ROWS_KEY and isinstance(value, list):
+                self.rows.extend(ResultRow(**row) for row in value)
 
     def finish(self, exitstatus: int) -> None:
-        """Called at session end."""
+        """Called at session end: write the report on the controller (or the only process)."""
+        if self.is_worker or not self.rows or not self.reporting():
+            return
+        from harness._report import write_report
+
+        directory = self.report_dir()
+        rows = sorted(self.rows, key=lambda r: (r.test, r.index))
+        try:
+            self.report_path = write_report(directory, rows)
+            self._remove_stale_logs(directory, {r.log for r in rows if r.log})
+        except Exception as exc:  # the test results stand; say why the report is missing
+            self.report_error = f"{type(exc).__name__}: {exc}"
+
+    def _remove_stale_logs(self, directory: Path, keep: set[str]) -> None:
+        """Drop run logs a previous session left in ``runs/`` (the directory holds the latest report)."""
+        runs = directory / "runs"
+        if not runs.is_dir():
+            return
+        for path in runs.glob("*.jsonl"):
+            rel = f"runs/{path.name}"
+            with contextlib.suppress(OSError):
+                if rel not in keep and path.stat().st_mtime < self.started_wall - 1.0:
+                    path.unlink()
 
     def terminal_summary(self, terminalreporter: Any) -> None:
-        """Called to print brownout's section of the terminal summary."""
+        """brownout's section of the terminal summary: outcome counts, silent failures first, report path."""
+        if self.is_worker or not self.rows:
+            return
+        from harness._report import OUTCOMES, summarize_tests
+
+        counts = Counter(r.outcome for r in self.rows)
+        tests = summarize_tests(self.rows)
+        terminalreporter.write_sep("-", "brownout")
+        text = ", ".join(f"{counts[o]} {o}" for o in OUTCOMES if counts[o])
+        terminalreporter.write_line(f"{len(self.rows)} run(s) of {len(tests)} test(s): {text}")
+        for summary in tests:
+            if not summary.failed:
+                continue
+            final = summary.final
+            what = final.checkers_violated or final.error_type or "assertion"
+            terminalreporter.write_line(f"  {summary.worst:<13} {summary.test}  ({what})", red=True)
+        if self.report_path is not None:
+            terminalreporter.write_line(f"report: {_display(self.report_path)}")
+        if self.report_error is not None:
+            terminalreporter.write_line(
+                f"brownout: the report could not be written: {self.report_error}", red=True
+            )
+
+
+def _failure_text(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    crash = getattr(longrepr, "reprcrash", None)
+    if crash is not None and getattr(crash, "message", None):
+        return str(crash.message)
+    text = str(longrepr or "")
+    return "\n".join(text.strip().splitlines()[-5:])
+
+
+def _display(path: Path) -> str:
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)

@@ -1,0 +1,287 @@
+"""The report's plots, drawn with matplotlib (no pyplot, no global backend) as deterministic SVG.
+
+Same input, same bytes: the SVG hash salt is fixed, the date is left out, text is drawn
+as paths from matplotlib's bundled DejaVu Sans, and every id inside the SVG derives from
+its content.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from harness._events import AgentEnd, AgentStart, FaultInjected, Handoff, LLMCall, MessageSend, ToolCall
+from harness._report._rows import ResultRow
+from harness._report._stats import Heatmap, pass_hat_k_by_faults, pass_hat_k_curve
+from harness._runlog import RunLog
+
+__all__ = [
+    "data_uri",
+    "heatmap_svg",
+    "pass_hat_k_faults_svg",
+    "pass_hat_k_svg",
+    "retention_svg",
+    "swimlane_svg",
+]
+
+_RC: Any = {
+    "svg.hashsalt": "brownout-report",
+    "svg.fonttype": "path",
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "path.simplify": True,
+}
+
+_STATUS_COLOR = {
+    "ok": "#9ecae1",
+    "error": "#fdae6b",
+    "timeout": "#bdbdbd",
+    "cancelled": "#d9d9d9",
+    "killed": "#de2d26",
+    "open": "#c6dbef",
+}
+_FAULT = "#d62728"
+_VIOLATION = "#fcbba1"
+
+
+@contextmanager
+def _figure(width: float, height: float) -> Iterator[Any]:
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context(_RC):
+        yield Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _svg(fig: Any) -> str:
+    import matplotlib
+
+    buf = io.StringIO()
+    with matplotlib.rc_context(_RC):
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    return buf.getvalue()
+
+
+def data_uri(svg: str) -> str:
+    """An ``<img src=...>`` value that embeds ``svg`` (ids stay private to each image)."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+def _short(text: str, limit: int = 48) -> str:
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+
+
+def heatmap_svg(hm: Heatmap) -> str:
+    """Pass rate by fault kind (rows) x checker (columns), each cell labelled with rate and runs."""
+    from matplotlib.colors import LinearSegmentedColormap
+
+    rows, cols = len(hm.kinds), len(hm.checkers)
+    with _figure(max(6.0, 2.0 + 1.1 * cols), max(2.6, 1.4 + 0.5 * rows)) as fig:
+        ax = fig.add_subplot()
+        cmap = LinearSegmentedColormap.from_list("brownout", ["#d73027", "#fee08b", "#1a9850"]).with_extremes(
+            bad="#f0f0f0"
+        )
+        import numpy as np
+
+        data = np.array([[np.nan if v is None else v for v in row] for row in hm.rates], dtype=float)
+        image = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=0.0, vmax=1.0, aspect="auto")
+        ax.set_xticks(range(cols), [c.replace("_", " ") for c in hm.checkers], rotation=35, ha="right")
+        ax.set_yticks(range(rows), hm.kinds)
+        for i in range(rows):
+            for j in range(cols):
+                rate, count = hm.rates[i][j], hm.counts[i][j]
+                label = "n/a" if rate is None else f"{rate:.0%}\n{count} runs"
+                dark = rate is not None and (rate < 0.25 or rate > 0.8)
+                ax.text(j, i, label, ha="center", va="center", fontsize=8, color="white" if dark else "black")
+        ax.set_title("Pass rate by fault kind x checker")
+        ax.spines[:].set_visible(False)
+        fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, format="{x:.0%}")
+        return _svg(fig)
+
+
+def pass_hat_k_svg(groups: Sequence[tuple[str, Sequence[ResultRow]]], k_max: int = 8) -> str:
+    """pass^k for k = 1..8 per test (tests with at least two runs)."""
+    with _figure(6.4, 3.4) as fig:
+        ax = fig.add_subplot()
+        for label, rows in groups:
+            curve = pass_hat_k_curve(rows, k_max)
+            if len(curve) < 2:
+                continue
+            ax.plot(
+                [k for k, _ in curve],
+                [p for _, p in curve],
+                marker="o",
+                markersize=3,
+                label=f"{_short(label, 40)} (n={len(rows)})",
+            )
+        ax.set_xlabel("k (all k independent trials must pass)")
+        ax.set_ylabel("pass^k")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlim(0.8, k_max + 0.2)
+        ax.set_xticks(range(1, k_max + 1))
+        ax.grid(True, alpha=0.3)
+        ax.set_title("pass^k per test")
+        if ax.lines:
+            ax.legend(fontsize=7, loc="lower left", frameon=False)
+        return _svg(fig)
+
+
+def pass_hat_k_faults_svg(rows: Sequence[ResultRow]) -> str:
+    """pass^k (k = 1, 2, 4, 8) against the number of faults that reached each run."""
+    curves = pass_hat_k_by_faults(rows)
+    with _figure(6.4, 3.0) as fig:
+        ax = fig.add_subplot()
+        for k, points in curves.items():
+            ax.plot([x for x, _ in points], [y for _, y in points], marker="o", markersize=3, label=f"k={k}")
+        xs = sorted({x for points in curves.values() for x, _ in points}) or [0]
+        ax.set_xticks(xs)
+        ax.set_xlabel("faults that reached the run")
+        ax.set_ylabel("pass^k")
+        ax.set_ylim(-0.03, 1.03)
+        ax.grid(True, alpha=0.3)
+        ax.set_title("pass^k against fault rate (all tests)")
+        if ax.lines:
+            ax.legend(fontsize=7, frameon=False)
+        return _svg(fig)
+
+
+def retention_svg(retention: Sequence[tuple[str, float | None, float | None, int, int]]) -> str:
+    """Mean judge score per rubric: baseline runs vs runs under faults."""
+    with _figure(6.4, 2.8) as fig:
+        ax = fig.add_subplot()
+        names = [r[0] for r in retention]
+        xs = list(range(len(names)))
+        base = [r[1] if r[1] is not None else 0.0 for r in retention]
+        faulted = [r[2] if r[2] is not None else 0.0 for r in retention]
+        ax.bar([x - 0.2 for x in xs], base, width=0.4, label="baseline", color="#6baed6")
+        ax.bar([x + 0.2 for x in xs], faulted, width=0.4, label="under faults", color="#fd8d3c")
+        for x, r in zip(xs, retention, strict=True):
+            if r[1] and r[2] is not None:
+                ax.text(
+                    x,
+                    max(base[x], faulted[x]),
+                    f"{r[2] / r[1]:.0%} kept",
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                )
+        ax.set_xticks(xs, [_short(n, 24) for n in names])
+        ax.set_ylabel("mean judge score")
+        ax.set_title("Judge-score retention under faults")
+        ax.legend(fontsize=7, frameon=False)
+        return _svg(fig)
+
+
+def swimlane_svg(log: RunLog, violation_steps: Sequence[int], title: str) -> str:
+    """A run as a timeline: one lane per agent, tool and LLM calls, faults marked, violation steps shaded.
+
+    The x axis is the event sequence number (the order things happened); the virtual
+    time of each fault is in its label.
+    """
+    lanes: list[str] = []
+
+    def lane(name: str | None) -> int:
+        key = name or "(run)"
+        if key not in lanes:
+            lanes.append(key)
+        return lanes.index(key)
+
+    lane(None)
+    for event in log:
+        if isinstance(event, AgentStart):
+            lane(event.name)
+    n = max(len(log), 1)
+    label_calls = len(log) <= 160
+    with _figure(13.0, max(2.0, 0.9 + 0.5 * len(lanes))) as fig:
+        ax = fig.add_subplot()
+        for step in sorted(set(violation_steps)):
+            ax.axvspan(step - 0.5, step + 0.5, color=_VIOLATION, alpha=0.8, zorder=0, lw=0)
+        ends = {e.start_seq: e for e in log.of(AgentEnd)}
+        for start in log.of(AgentStart):
+            end = ends.get(start.seq)
+            stop = end.seq if end is not None else n - 1
+            status = end.status if end is not None else "open"
+            y = lane(start.name)
+            ax.barh(
+                y,
+                max(stop - start.seq, 0.6),
+                left=start.seq,
+                height=0.5,
+                color=_STATUS_COLOR[status],
+                edgecolor="#636363",
+                linewidth=0.4,
+                zorder=1,
+            )
+            if status != "ok":
+                ax.text(stop, y + 0.3, status, fontsize=6.5, color="#a50f15", ha="right", va="bottom")
+        for event in log:
+            if isinstance(event, ToolCall):
+                y = lane(event.agent)
+                bad = event.status != "ok"
+                ax.scatter(
+                    [event.seq],
+                    [y],
+                    marker="s",
+                    s=26,
+                    zorder=3,
+                    linewidths=0.6,
+                    color="#e6550d" if bad else "#31a354",
+                    edgecolors="black",
+                )
+                if label_calls:
+                    tag = event.name + (f" #{event.attempt}" if event.attempt > 1 else "")
+                    ax.text(event.seq, y - 0.3, tag, fontsize=6, rotation=25, ha="left", va="top", zorder=4)
+            elif isinstance(event, LLMCall):
+                y = lane(event.agent)
+                hollow = event.source == "substituted"
+                ax.scatter(
+                    [event.seq],
+                    [y],
+                    marker="o",
+                    s=22,
+                    zorder=3,
+                    linewidths=0.8,
+                    facecolors="none" if hollow else "#6a51a3",
+                    edgecolors="#6a51a3",
+                )
+            elif isinstance(event, FaultInjected):
+                y = lane(event.agent)
+                ax.scatter(
+                    [event.seq],
+                    [y],
+                    marker="X",
+                    s=70,
+                    color=_FAULT,
+                    zorder=5,
+                    edgecolors="white",
+                    linewidths=0.5,
+                )
+                ax.text(
+                    event.seq,
+                    y + 0.32,
+                    f"{event.site}.{event.effect} @ {event.t:g}s",
+                    fontsize=6.5,
+                    color=_FAULT,
+                    ha="center",
+                    va="bottom",
+                    zorder=5,
+                )
+            elif isinstance(event, Handoff | MessageSend):
+                y = lane(event.agent)
+                ax.scatter([event.seq], [y], marker=">", s=18, color="#3182bd", zorder=3)
+        ax.set_yticks(range(len(lanes)), lanes)
+        ax.set_ylim(len(lanes) - 0.4, -0.6)
+        ax.set_xlim(-1, n)
+        ax.set_xlabel(
+            "step (event seq)  ·  ■ tool call  ● LLM call (○ substituted)  ✕ fault  ▶ handoff/message"
+            "  ▮ violation step"
+        )
+        ax.set_title(_short(title, 140), loc="left")
+        ax.grid(True, axis="x", alpha=0.2)
+        return _svg(fig)

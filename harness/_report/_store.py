@@ -1,0 +1,123 @@
+"""The stored results table: ``results.parquet`` (pyarrow) or ``results.csv`` (pandas only)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness._errors import HarnessError
+from harness._report._rows import ResultRow
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ReportError", "has_parquet", "read_results", "results_frame", "write_results"]
+
+PARQUET = "results.parquet"
+CSV = "results.csv"
+
+
+class ReportError(HarnessError):
+    """A report directory or its stored results cannot be read or written."""
+
+
+def has_parquet() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _columns() -> list[str]:
+    return list(ResultRow.model_fields)
+
+
+def results_frame(rows: Sequence[ResultRow]) -> pd.DataFrame:
+    """The rows as a pandas DataFrame, one column per :class:`ResultRow` field."""
+    import pandas as pd
+
+    return pd.DataFrame([r.model_dump() for r in rows], columns=_columns())
+
+
+def _atomic(path: Path, write: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_results(directory: Path, rows: Sequence[ResultRow], *, fmt: str | None = None) -> Path:
+    """Write the results table into ``directory`` and return its path.
+
+    ``fmt`` is ``"parquet"`` or ``"csv"``; by default parquet when pyarrow is installed.
+    The other format's stale file, if any, is removed so a directory holds one table.
+    """
+    fmt = fmt or ("parquet" if has_parquet() else "csv")
+    if fmt not in ("parquet", "csv"):
+        raise ReportError(f"results format {fmt!r} is not supported; use 'parquet' or 'csv'.")
+    frame = results_frame(rows)
+    if fmt == "parquet":
+        if not has_parquet():
+            raise ReportError(
+                "results format 'parquet' needs pyarrow, which is not installed. Install it with "
+                "`pip install brownout[parquet]`, or use the CSV format."
+            )
+        target, other = directory / PARQUET, directory / CSV
+        _atomic(target, lambda tmp: frame.to_parquet(tmp, index=False))
+    else:
+        target, other = directory / CSV, directory / PARQUET
+        _atomic(target, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
+    other.unlink(missing_ok=True)
+    return target
+
+
+def read_results(directory: Path) -> list[ResultRow]:
+    """Read the results table stored in ``directory`` (parquet preferred, else CSV)."""
+    import pandas as pd
+
+    parquet, csv = directory / PARQUET, directory / CSV
+    if parquet.is_file():
+        if not has_parquet():
+            raise ReportError(
+                f"{parquet}: reading parquet needs pyarrow, which is not installed. Install it with "
+                "`pip install brownout[parquet]`."
+            )
+        frame = pd.read_parquet(parquet)
+        source = parquet
+    elif csv.is_file():
+        kinds = {"int": "int64", "float": "float64", "bool": "bool"}
+        dtypes = {
+            name: kinds.get(getattr(field.annotation, "__name__", ""), "string")
+            for name, field in ResultRow.model_fields.items()
+        }
+        frame = pd.read_csv(csv, dtype=dtypes, keep_default_na=False, na_values=[])  # type: ignore[arg-type]
+        source = csv
+    else:
+        where = directory if directory.is_dir() else f"{directory} (no such directory)"
+        raise ReportError(
+            f"{where}: no {PARQUET} or {CSV} here. Point at a directory written by "
+            "`pytest --chaos-report DIR` (default reports/latest)."
+        )
+    missing = [c for c in _columns() if c not in frame.columns]
+    if missing:
+        raise ReportError(
+            f"{source}: columns {', '.join(missing)} are missing; the table was written by another version "
+            "of brownout. Re-run pytest to regenerate it."
+        )
+    rows = []
+    for number, record in enumerate(frame[_columns()].to_dict("records"), start=1):
+        try:
+            clean = {k: (v.item() if hasattr(v, "item") else v) for k, v in record.items()}
+            rows.append(ResultRow(**clean))
+        except Exception as exc:
+            raise ReportError(f"{source}: row {number} is not a valid result row: {exc}") from None
+    return rows
