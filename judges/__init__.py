@@ -1,3 +1,49 @@
-"""brownout's judges: rubric-based LLM-as-judge evaluators."""
+"""brownout's judges: rubric-based LLM-as-judge evaluators.
 
-__all__: list[str] = []
+A :class:`Rubric` says what to score; a :class:`Judge` asks an OpenAI-compatible model
+to score a candidate against it and returns a :class:`Verdict` (scored, unscored or
+indeterminate — never a silent pass). :class:`Ensemble` combines several judges,
+:func:`calibrate` measures a judge against human labels, :class:`VerdictCache` avoids
+asking twice.
+
+Public names only; internals live in ``_private`` modules.
+"""
+
+from judges._cache import VerdictCache
+from judges._calibrate import Calibration, LabelledExample, calibrate, cohen_kappa, labelled_set
+from judges._ensemble import Ensemble
+from judges._errors import (
+    CalibrationError,
+    JudgeCallError,
+    JudgeConfigError,
+    JudgeError,
+    RubricError,
+    VerdictFailed,
+)
+from judges._judge import Judge, judge, register_judge
+from judges._rubric import Criterion, Rubric
+from judges._verdict import CriterionScore, JudgeSpec, Verdict
+
+__all__ = [
+    "Calibration",
+    "CalibrationError",
+    "Criterion",
+    "CriterionScore",
+    "Ensemble",
+    "Judge",
+    "JudgeCallError",
+    "JudgeConfigError",
+    "JudgeError",
+    "JudgeSpec",
+    "LabelledExample",
+    "Rubric",
+    "RubricError",
+    "Verdict",
+    "VerdictCache",
+    "VerdictFailed",
+    "calibrate",
+    "cohen_kappa",
+    "judge",
+    "labelled_set",
+    "register_judge",
+]

@@ -1,0 +1,212 @@
+"""Ensembles: several judges (or several samples of one) vote on a candidate.
+
+``Ensemble([judge_a, judge_b, judge_c])`` asks each member; ``Ensemble.samples(judge, n=5)``
+asks one model ``n`` times with distinct seeds and delimiters. Members' verdicts combine by
+
+- ``median`` (default): each criterion gets the median of the members' scores, and the
+  weighted total of those medians decides pass/fail against the threshold;
+- ``majority``: each member passes or fails; the majority decides (an even split is
+  *indeterminate*); each criterion shows its most common score (ties: the lower).
+
+Agreement is reported: ``verdict.agreement`` is the share of scored members whose
+pass/fail equals the combined one, and each criterion's ``agreement`` the share of
+members that gave the combined score. An indeterminate member makes the ensemble
+indeterminate; unscored members are left out, and if all are unscored so is the ensemble.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from judges._errors import JudgeConfigError
+from judges._judge import (
+    Judge,
+    JudgeLike,
+    _as_rubric,
+    _context_text,
+    _log_of,
+    build_judge,
+    candidate_text,
+    publish,
+    register_judge,
+)
+from judges._rubric import Rubric
+from judges._verdict import CriterionScore, JudgeSpec, Verdict
+
+__all__ = ["Combine", "Ensemble"]
+
+Combine = Literal["median", "majority"]
+
+
+class Ensemble(JudgeLike):
+    """Several judges voting; called like a :class:`~judges.Judge`.
+
+    Args:
+        members: At least two judges (any mix of models or prompts).
+        combine: ``"median"`` or ``"majority"`` (see the module docs).
+    """
+
+    def __init__(self, members: Sequence[JudgeLike], *, combine: Combine = "median") -> None:
+        members = list(members)
+        if len(members) < 2:
+            raise JudgeConfigError(
+                f"Ensemble(members=<{len(members)} judge(s)>): an ensemble needs at least two members. Fix: "
+                "Ensemble([Judge(model='a'), Judge(model='b')]) or Ensemble.samples(judge, n=3)."
+            )
+        for member in members:
+            if not isinstance(member, JudgeLike):
+                raise JudgeConfigError(
+                    f"Ensemble member {member!r} is not a judge. Rule: members are judges.Judge (or Ensemble) "
+                    "objects."
+                )
+        if combine not in ("median", "majority"):
+            raise JudgeConfigError(f"Ensemble(combine={combine!r}): accepted: 'median', 'majority'.")
+        self.members = members
+        self.combine: Combine = combine
+        self.on_verdict = []
+
+    @classmethod
+    def samples(
+        cls, judge: Judge, n: int = 3, *, temperature: float = 0.7, combine: Combine = "median"
+    ) -> Ensemble:
+        """``n`` samples of one judge, each with its own seed (0..n-1) and delimiter."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+            raise JudgeConfigError(
+                f"Ensemble.samples(n={n!r}): n must be an int >= 2 (one sample is just the judge itself)."
+            )
+        return cls(
+            [judge.replace(sample=i, seed=i, temperature=temperature) for i in range(n)], combine=combine
+        )
+
+    @property
+    def spec(self) -> JudgeSpec:
+        return JudgeSpec(
+            name="ensemble",
+            args={"members": [m.spec.model_dump(mode="json") for m in self.members], "combine": self.combine},
+        )
+
+    def __repr__(self) -> str:
+        return f"Ensemble({len(self.members)} members, combine={self.combine!r})"
+
+    def __call__(self, candidate: Any, rubric: Any, *, context: Any = None, run: Any = None) -> Verdict:
+        from harness._runner import Run
+
+        if isinstance(candidate, Run):
+            run = candidate if run is None else run
+            candidate = candidate.output
+        the_rubric = _as_rubric(rubric)
+        text = candidate_text(candidate)
+        verdict = self._verdict(text, the_rubric, _context_text(context), _log_of(run))
+        return publish(self, verdict)
+
+    def _verdict(self, text: str, rubric: Rubric, context: str | None, log: Any) -> Verdict:
+        verdicts = [m._verdict(text, rubric, context, log) for m in self.members]
+        return combine_verdicts(verdicts, rubric, self.combine, self.spec, text, context)
+
+
+def combine_verdicts(
+    verdicts: Sequence[Verdict],
+    rubric: Rubric,
+    combine: Combine,
+    spec: JudgeSpec,
+    text: str,
+    context: str | None,
+) -> Verdict:
+    """Combine members' verdicts (see the module docs)."""
+    members = tuple(verdicts)
+    base: dict[str, Any] = {
+        "rubric": rubric,
+        "judge": spec,
+        "candidate": text,
+        "context": context,
+        "members": members,
+    }
+    empty = tuple(
+        CriterionScore(criterion=c.name, score=None, low=c.low, high=c.high, weight=c.weight)
+        for c in rubric.criteria
+    )
+    odd = [v for v in members if v.status == "indeterminate"]
+    if odd:
+        return Verdict(
+            status="indeterminate",
+            passed=None,
+            scores=empty,
+            reason=f"{len(odd)} of {len(members)} members indeterminate: {odd[0].reason}",
+            **base,
+        )
+    scored = [v for v in members if v.status == "scored"]
+    if not scored:
+        return Verdict(
+            status="unscored",
+            passed=None,
+            scores=empty,
+            reason=f"all {len(members)} members unscored: {members[0].reason}",
+            **base,
+        )
+    note = (
+        f"{len(members) - len(scored)} of {len(members)} members unscored"
+        if len(scored) < len(members)
+        else None
+    )
+    combined: dict[str, float] = {}
+    agreement: dict[str, float] = {}
+    for c in rubric.criteria:
+        values = [float(v.score_of(c.name)) for v in scored]  # type: ignore[arg-type]
+        if combine == "median":
+            value = float(statistics.median(values))
+        else:
+            counts = Counter(values)
+            top = max(counts.values())
+            value = min(v for v, k in counts.items() if k == top)
+        combined[c.name] = value
+        agreement[c.name] = round(sum(1 for v in values if v == value) / len(values), 6)
+    total = rubric.total(combined)
+    if combine == "median":
+        passed: bool | None = rubric.passes(total)
+    else:
+        yes = sum(1 for v in scored if v.passed)
+        no = len(scored) - yes
+        passed = True if yes > no else False if no > yes else None
+    scores = tuple(
+        CriterionScore(
+            criterion=c.name,
+            score=combined[c.name],
+            low=c.low,
+            high=c.high,
+            weight=c.weight,
+            anchor=c.scale.get(int(combined[c.name])) if float(combined[c.name]).is_integer() else None,
+            agreement=agreement[c.name],
+        )
+        for c in rubric.criteria
+    )
+    if passed is None:
+        return Verdict(
+            status="indeterminate",
+            passed=None,
+            total=round(total, 6),
+            scores=scores,
+            reason=f"the {len(scored)} scored members split evenly between pass and fail",
+            **base,
+        )
+    share = sum(1 for v in scored if v.passed == passed) / len(scored)
+    rationale = next((v.rationale for v in scored if v.passed == passed and v.rationale), "")
+    return Verdict(
+        status="scored",
+        passed=passed,
+        total=round(total, 6),
+        scores=scores,
+        rationale=rationale,
+        reason=note,
+        agreement=round(share, 6),
+        **base,
+    )
+
+
+def _build_ensemble(members: Sequence[Mapping[str, Any]], combine: Combine = "median") -> Ensemble:
+    return Ensemble([build_judge(JudgeSpec.model_validate(m)) for m in members], combine=combine)
+
+
+register_judge("ensemble", _build_ensemble)

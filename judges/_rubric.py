@@ -1,0 +1,310 @@
+"""Rubrics: what a judge scores, as data.
+
+A :class:`Rubric` is a named list of :class:`Criterion` objects and a pass threshold.
+Each criterion has a description, a scale with one anchor sentence per level, and a
+weight. The weighted total of a verdict is normalised to ``[0, 1]``: each criterion's
+score is mapped onto ``[0, 1]`` (its lowest level is 0, its highest 1), and the mapped
+scores are averaged with the weights. The verdict passes when the total is at least
+``pass_threshold``.
+
+Rubrics are built in Python or loaded from YAML/JSON (:meth:`Rubric.load`,
+:meth:`Rubric.from_yaml`, :meth:`Rubric.from_json`, :meth:`Rubric.from_dict`); every
+way in gives the same validation, and a broken rubric raises :class:`RubricError`
+naming the field, the value, the rule and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from judges._errors import RubricError
+
+__all__ = ["Criterion", "Rubric"]
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_FORMAT_HINT = "See 'Rubric format' in docs/judges.md for a complete example."
+
+
+class Criterion(BaseModel):
+    """One thing a judge scores.
+
+    Attributes:
+        name: An identifier (letters, digits, underscores; used as a JSON key in the
+            judge's reply), e.g. ``"correctness"``.
+        description: What the criterion asks, in one or two sentences.
+        scale: One anchor sentence per level, ``{1: "...", 2: "...", 3: "..."}``. Levels
+            are consecutive integers; a list is read as levels 1, 2, 3, ...
+        weight: How much the criterion counts in the weighted total (> 0).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str
+    scale: dict[int, str]
+    weight: float = 1.0
+
+    @field_validator("scale", mode="before")
+    @classmethod
+    def _scale_from_list(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return {i + 1: anchor for i, anchor in enumerate(value)}
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(
+                f"name {value!r} is not an identifier. Rule: letters, digits and underscores, starting "
+                "with a letter or underscore, at most 64 characters (it becomes a JSON key in the judge's "
+                f"reply). Fix: e.g. {re.sub(r'[^A-Za-z0-9_]+', '_', value).strip('_') or 'correctness'!r}."
+            )
+        return value
+
+    @field_validator("description")
+    @classmethod
+    def _check_description(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError(
+                "description is empty. Rule: say what the criterion asks, e.g. 'Is every number in the "
+                "answer taken from the task?'. Fix: add a description."
+            )
+        return value.strip()
+
+    @field_validator("weight")
+    @classmethod
+    def _check_weight(cls, value: float) -> float:
+        if not value > 0 or value != value or value == float("inf"):
+            raise ValueError(
+                f"weight {value!r} is not allowed. Rule: a finite number > 0. Fix: use 1 for equal "
+                "weights; drop the criterion instead of giving it weight 0."
+            )
+        return float(value)
+
+    @field_validator("scale")
+    @classmethod
+    def _check_scale(cls, value: dict[int, str]) -> dict[int, str]:
+        levels = sorted(value)
+        if len(levels) < 2:
+            raise ValueError(
+                f"scale {value!r} has {len(levels)} level(s). Rule: at least two levels, one anchor sentence "
+                "each. Fix: e.g. {1: 'the answer is wrong', 2: 'the answer is right'}."
+            )
+        if levels != list(range(levels[0], levels[-1] + 1)):
+            raise ValueError(
+                f"scale levels {levels} are not consecutive. Rule: consecutive integers such as 1, 2, 3 "
+                "(a judge picks one of them). Fix: renumber the levels."
+            )
+        if levels[0] < 0:
+            raise ValueError(
+                f"scale levels {levels} start below 0. Rule: levels are >= 0. Fix: start at 0 or 1."
+            )
+        blank = [lv for lv in levels if not str(value[lv]).strip()]
+        if blank:
+            raise ValueError(
+                f"scale level(s) {blank} have no anchor sentence. Rule: every level says what an answer at "
+                "that level looks like; anchors are what makes scores comparable. Fix: write one sentence "
+                "per level."
+            )
+        return {lv: str(value[lv]).strip() for lv in levels}
+
+    @property
+    def low(self) -> int:
+        """The lowest level of the scale."""
+        return min(self.scale)
+
+    @property
+    def high(self) -> int:
+        """The highest level of the scale."""
+        return max(self.scale)
+
+    def normalised(self, score: float) -> float:
+        """``score`` mapped onto ``[0, 1]``: the lowest level is 0, the highest 1."""
+        return (score - self.low) / (self.high - self.low)
+
+
+class Rubric(BaseModel):
+    """A named set of criteria and a pass threshold.
+
+    Attributes:
+        name: The rubric's name, shown in verdicts and reports.
+        criteria: At least one criterion; names are unique.
+        pass_threshold: The weighted total (in ``[0, 1]``) a verdict needs to pass.
+        description: Optional: what the rubric is for.
+
+    Example::
+
+        Rubric(
+            name="refund_answer",
+            criteria=[
+                Criterion(name="correct", description="Is the refund amount right?",
+                          scale={1: "wrong amount", 2: "right amount"}, weight=2),
+                Criterion(name="polite", description="Is the tone polite?",
+                          scale=["rude", "neutral", "polite"]),
+            ],
+            pass_threshold=0.75,
+        )
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    criteria: tuple[Criterion, ...] = Field(min_length=1)
+    pass_threshold: float = 0.5
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name is empty. Rule: a rubric has a name shown in verdicts. Fix: name it.")
+        return value.strip()
+
+    @field_validator("pass_threshold")
+    @classmethod
+    def _check_threshold(cls, value: float) -> float:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(
+                f"pass_threshold {value!r} is outside [0, 1]. Rule: the threshold applies to the weighted "
+                "total normalised to [0, 1] (0 = every criterion at its lowest level, 1 = all at the "
+                "highest). Fix: e.g. 0.75 for 'three quarters of the way up'."
+            )
+        return float(value)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Rubric:
+        seen: set[str] = set()
+        for criterion in self.criteria:
+            if criterion.name in seen:
+                raise ValueError(
+                    f"criterion name {criterion.name!r} appears twice. Rule: criterion names are unique "
+                    "(they are keys in the judge's reply). Fix: rename or merge the criteria."
+                )
+            seen.add(criterion.name)
+        return self
+
+    # -- scoring ---------------------------------------------------------------------------
+    def criterion(self, name: str) -> Criterion:
+        """The criterion called ``name``."""
+        for criterion in self.criteria:
+            if criterion.name == name:
+                return criterion
+        raise KeyError(
+            f"rubric {self.name!r} has no criterion {name!r}; it has {[c.name for c in self.criteria]}"
+        )
+
+    def total(self, scores: Mapping[str, float]) -> float:
+        """The weighted total in ``[0, 1]`` of per-criterion ``scores`` (all criteria required)."""
+        weights = sum(c.weight for c in self.criteria)
+        return sum(c.weight * c.normalised(scores[c.name]) for c in self.criteria) / weights
+
+    def passes(self, total: float) -> bool:
+        """Whether a weighted ``total`` meets the pass threshold (with float tolerance)."""
+        return total >= self.pass_threshold - 1e-9
+
+    # -- loading ---------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "rubric") -> Rubric:
+        """Build and validate a rubric from plain data (what YAML/JSON parse to)."""
+        if not isinstance(data, Mapping):
+            raise RubricError(
+                f"{source}: the top level is a {type(data).__name__}, not a mapping. Rule: a rubric is a "
+                "mapping with keys name, criteria and optionally pass_threshold, description. "
+                f"{_FORMAT_HINT}"
+            )
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            raise _rubric_error(exc, source) from None
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str = "<json>") -> Rubric:
+        """Parse a rubric from JSON text."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RubricError(
+                f"{source}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}). "
+                f"{_FORMAT_HINT}"
+            ) from None
+        return cls.from_dict(data, source=source)
+
+    @classmethod
+    def from_yaml(cls, text: str, *, source: str = "<yaml>") -> Rubric:
+        """Parse a rubric from YAML text."""
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise RubricError(f"{source}: not valid YAML ({exc}). {_FORMAT_HINT}") from None
+        return cls.from_dict(data, source=source)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Rubric:
+        """Load a rubric file: ``.yaml``/``.yml`` as YAML, anything else as JSON."""
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise RubricError(
+                f"{p}: no such rubric file. Pass the path of a .yaml or .json rubric."
+            ) from None
+        if p.suffix.lower() in (".yaml", ".yml"):
+            return cls.from_yaml(text, source=str(p))
+        return cls.from_json(text, source=str(p))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data that :meth:`from_dict` reads back to an equal rubric."""
+        return self.model_dump(mode="json")
+
+
+def _location(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _rubric_error(exc: ValidationError, source: str) -> RubricError:
+    lines = [f"{source}: invalid rubric ({exc.error_count()} problem(s)):"]
+    for problem in exc.errors():
+        where = _location([p for p in problem["loc"] if p != "[key]"])
+        value = problem.get("input")
+        shown = repr(value)
+        shown = shown if len(shown) <= 120 else shown[:117] + "..."
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        kind = problem["type"]
+        if kind == "missing":
+            message = "this field is required. Fix: add it."
+            lines.append(f"  - {where}: {message}")
+            continue
+        if kind == "extra_forbidden":
+            message = (
+                "unknown field. Rule: a rubric has name, criteria, pass_threshold, description; a criterion "
+                "has name, description, scale, weight. Fix: remove or rename it (check the spelling)."
+            )
+        elif kind == "too_short" and where == "criteria":
+            message = "a rubric needs at least one criterion. Fix: add one."
+        elif kind in (
+            "int_parsing",
+            "float_parsing",
+            "int_type",
+            "float_type",
+            "string_type",
+            "dict_type",
+            "tuple_type",
+            "model_type",
+        ):
+            message = f"{message}. Fix: give a value of the expected type."
+        lines.append(f"  - {where} = {shown}: {message}")
+    lines.append(_FORMAT_HINT)
+    return RubricError("\n".join(lines))
