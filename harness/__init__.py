@@ -3,6 +3,7 @@
 Public names only; internals live in ``_private`` modules.
 """
 
+from harness._channel import Channel, ChannelEmpty
 from harness._checks import Violation, checker, run_checks
 from harness._context import RunHooks, current_run
 from harness._errors import (
@@ -17,13 +18,17 @@ from harness._errors import (
 )
 from harness._events import AnyEvent
 from harness._instrument import agent, handoff, spawn, tool
+from harness._record import record
 from harness._runlog import RunLog
 from harness._runner import Run, run_system
 from harness._settings import ChaosSettings, load_profile, register_profile
+from harness._state import StaleFencingToken, StateStore, Versioned
 
 __all__ = [
     "AnyEvent",
     "CassetteError",
+    "Channel",
+    "ChannelEmpty",
     "CassetteMiss",
     "ChaosSettings",
     "ConfigError",
@@ -34,6 +39,9 @@ __all__ = [
     "RunHooks",
     "RunLog",
     "RunLogError",
+    "StaleFencingToken",
+    "StateStore",
+    "Versioned",
     "Violation",
     "WorkerKilled",
     "agent",
@@ -41,6 +49,7 @@ __all__ = [
     "current_run",
     "handoff",
     "load_profile",
+    "record",
     "register_profile",
     "run_checks",
     "run_system",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import os
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -22,6 +23,9 @@ from harness._jsonable import jsonable
 from harness._secrets import scrub
 
 __all__ = ["ToolSpec", "agent", "handoff", "registered_tools", "spawn", "status_of", "tool"]
+
+# BROWNOUT_RECORD=<dir>: outermost agent scopes outside a run record a production run (harness._record).
+_AUTO_RECORD = bool(os.environ.get("BROWNOUT_RECORD", "").strip())
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -58,7 +62,7 @@ class agent:  # noqa: N801 - used like a function: ``with agent("planner"):``
             ``context_budget`` checker).
     """
 
-    __slots__ = ("_ctx", "_frame", "_token", "budget_tokens", "name")
+    __slots__ = ("_ctx", "_frame", "_recording", "_token", "budget_tokens", "name")
 
     def __init__(self, name: str, *, budget_tokens: int | None = None) -> None:
         if not isinstance(name, str) or not name:
@@ -68,12 +72,19 @@ class agent:  # noqa: N801 - used like a function: ``with agent("planner"):``
         self._ctx: RunContext | None = None
         self._frame: Frame | None = None
         self._token: Any = None
+        self._recording: Any = None
 
     # -- context manager ---------------------------------------------------------------
     def _open(self) -> RunContext | None:
         ctx = _RUN.get()
         if ctx is None:
-            return None
+            if not _AUTO_RECORD:
+                return None
+            # BROWNOUT_RECORD: the outermost agent scope outside any run records one run.
+            from harness._record import auto_begin
+
+            self._recording = auto_begin(self.name)
+            ctx = self._recording.ctx
         parent = _FRAME.get()
         event = ctx.emit(
             AgentStart,
@@ -113,6 +124,9 @@ class agent:  # noqa: N801 - used like a function: ``with agent("planner"):``
             agent=self.name,
         )
         self._ctx = self._frame = None
+        if self._recording is not None:
+            recording, self._recording = self._recording, None
+            recording.end(exc)
 
     def __enter__(self) -> agent:
         ctx = self._open()
@@ -150,7 +164,7 @@ class agent:  # noqa: N801 - used like a function: ``with agent("planner"):``
 
             @functools.wraps(fn)
             async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-                if _RUN.get() is None:
+                if _RUN.get() is None and not _AUTO_RECORD:
                     return await afn(*args, **kwargs)
                 async with agent(name, budget_tokens=budget):
                     return await afn(*args, **kwargs)
@@ -159,7 +173,7 @@ class agent:  # noqa: N801 - used like a function: ``with agent("planner"):``
 
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            if _RUN.get() is None:
+            if _RUN.get() is None and not _AUTO_RECORD:
                 return fn(*args, **kwargs)
             with agent(name, budget_tokens=budget):
                 return fn(*args, **kwargs)
