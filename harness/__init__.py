@@ -5,7 +5,9 @@ Public names only; internals live in ``_private`` modules.
 
 from harness._channel import Channel, ChannelEmpty
 from harness._checks import Violation, checker, run_checks
+from harness._checkers._semantic import register_semantic_check
 from harness._context import RunHooks, current_run
+from harness._declare import constraint, dead_letter, escalate, postcondition, redundant
 from harness._errors import (
     CassetteError,
     CassetteMiss,
@@ -46,11 +48,17 @@ __all__ = [
     "WorkerKilled",
     "agent",
     "checker",
+    "constraint",
     "current_run",
+    "dead_letter",
+    "escalate",
     "handoff",
     "load_profile",
+    "postcondition",
     "record",
+    "redundant",
     "register_profile",
+    "register_semantic_check",
     "run_checks",
     "run_system",
     "spawn",

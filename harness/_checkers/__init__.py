@@ -5,15 +5,15 @@ Imported in the order of the failure modes in docs/checkers.md, so that
 """
 
 from harness._checkers import (  # noqa: F401 - imported for their registrations
-    _side_effects,
-    _partial,
-    _liveness,
-    _state,
-    _handoffs,
     _budget,
-    _orphans,
-    _tool_failures,
     _completion,
+    _handoffs,
+    _liveness,
+    _orphans,
+    _partial,
+    _side_effects,
+    _state,
+    _tool_failures,
 )
 from harness._checkers._semantic import register_semantic_check, unregister_semantic_check
 

@@ -32,7 +32,7 @@ from harness._checks import Violation, checker
 from harness._events import AgentStart, LLMCall
 from harness._runlog import RunLog
 
-__all__ = ["count_prompt_tokens", "context_budget"]
+__all__ = ["context_budget", "count_prompt_tokens"]
 
 _CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
 _PER_MESSAGE = 3

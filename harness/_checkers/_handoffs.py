@@ -9,8 +9,10 @@ Rules (also in docs/checkers.md):
   be *carried* by each later handoff payload (when declared with ``handoffs=True``) and
   by the final output of a run that ended ok (when ``output=True``). A carrier carries
   it when, anywhere within four levels, a field named like the constraint holds its
-  value, a value equals it, a text contains it (numbers also in their ``10,000`` form),
-  or the handoff lists the constraint in its ``constraints``. Semantic checks registered
+  value, a value equals it, or a text contains it (numbers also in their ``10,000`` form).
+  Constraints listed on a handoff (``harness.handoff(..., constraints=[...])``) bind
+  that handoff's payload and every later handoff sent by its receiver (downstream),
+  transitively. Semantic checks registered
   for ``goal_drift`` (see ``harness._checkers._semantic``) can accept a paraphrase or
   reject a contradiction.
 """
@@ -81,7 +83,7 @@ def _same(a: Any, b: Any) -> bool:
         return a is b
     if isinstance(a, int | float) and isinstance(b, int | float):
         return float(a) == float(b)
-    if isinstance(a, int | float) and isinstance(b, str) or isinstance(a, str) and isinstance(b, int | float):
+    if (isinstance(a, int | float) and isinstance(b, str)) or (isinstance(a, str) and isinstance(b, int | float)):
         return str(a).strip() == str(b).strip()
     return bool(a == b)
 
@@ -121,17 +123,6 @@ def carries(carrier: Any, name: str, value: Any) -> bool:
     return _contains(carrier, name, value, _texts(value))
 
 
-def _listed(handoff: Handoff, constraint: Constraint) -> bool:
-    for item in handoff.constraints:
-        if isinstance(item, str) and item == constraint.name:
-            return True
-        if isinstance(item, Mapping) and item.get("name") == constraint.name and _same(
-            item.get("value"), constraint.value
-        ):
-            return True
-    return False
-
-
 def _judged(constraint: Constraint, carrier: Any, where: str, literal: bool) -> tuple[bool, str]:
     """(carried, note): the deterministic answer, overruled by any semantic check that has an opinion."""
     opinions = [judge(constraint, carrier, where) for judge in semantic_checks("goal_drift")]
@@ -142,50 +133,115 @@ def _judged(constraint: Constraint, carrier: Any, where: str, literal: bool) -> 
     return literal, ""
 
 
+class _Obligation:
+    """One constraint to carry: where it was declared, who must pass it on, what happened to it."""
+
+    __slots__ = ("carried", "declared", "dropped", "dropped_count", "everywhere", "holders", "name", "output",
+                 "value")
+
+    def __init__(self, name: str, value: Any, declared: Constraint | Handoff, *, everywhere: bool, output: bool):
+        self.name = name
+        self.value = value
+        self.declared = declared
+        self.everywhere = everywhere  # a task constraint binds every later handoff
+        self.output = output
+        self.holders: set[str | None] = set()  # agents that received it (handoff-declared constraints)
+        self.carried: list[int] = []
+        self.dropped: tuple[Handoff, str] | None = None
+        self.dropped_count = 0
+
+
+def _as_constraints(item: Any) -> list[tuple[str, Any]]:
+    """A handoff's ``constraints`` item as (name, value) pairs."""
+    if isinstance(item, Mapping):
+        if "name" in item and "value" in item:
+            return [(str(item["name"]), item["value"])]
+        return [(str(k), v) for k, v in item.items()]
+    return [(str(item), item)]
+
+
+def _key(name: str, value: Any) -> tuple[str, str]:
+    return name, brief(value, 10_000)
+
+
+def _check(ob: _Obligation, handoff: Handoff) -> None:
+    literal = carries(handoff.payload, ob.name, ob.value)
+    as_event = ob.declared if isinstance(ob.declared, Constraint) else _synthetic(ob, handoff)
+    ok, note = _judged(as_event, handoff.payload, "handoff", literal)
+    if ok:
+        ob.carried.append(handoff.seq)
+    else:
+        if ob.dropped is None:
+            ob.dropped = (handoff, note)
+        ob.dropped_count += 1
+
+
+def _synthetic(ob: _Obligation, handoff: Handoff) -> Constraint:
+    """A handoff-declared constraint as a Constraint event, for semantic checks."""
+    d = ob.declared
+    return Constraint(
+        run_id=d.run_id, seq=d.seq, t=d.t, step_id=d.step_id, parent_step_id=d.parent_step_id, agent=d.agent,
+        name=ob.name, value=ob.value, handoffs=True, output=False,
+    )
+
+
 @checker("goal_drift")
 def goal_drift(log: RunLog, /, **context: Any) -> list[Violation]:
     """A hard constraint declared on the task is missing from a later handoff or the final output."""
-    constraints: list[Constraint] = []
-    carried_by: dict[int, list[int]] = {}  # constraint seq -> handoffs that carried it
-    dropped: dict[int, tuple[Handoff, str]] = {}  # constraint seq -> first handoff without it
-    dropped_count: dict[int, int] = {}
+    obligations: dict[tuple[str, str], _Obligation] = {}
     for event in log:
         if isinstance(event, Constraint):
-            constraints.append(event)
-        elif isinstance(event, Handoff):
-            for constraint in constraints:
-                if not constraint.handoffs:
-                    continue
-                literal = _listed(event, constraint) or carries(event.payload, constraint.name, constraint.value)
-                ok, note = _judged(constraint, event.payload, "handoff", literal)
-                if ok:
-                    carried_by.setdefault(constraint.seq, []).append(event.seq)
-                else:
-                    dropped.setdefault(constraint.seq, (event, note))
-                    dropped_count[constraint.seq] = dropped_count.get(constraint.seq, 0) + 1
+            key = _key(event.name, event.value)
+            if key not in obligations:
+                obligations[key] = _Obligation(
+                    event.name, event.value, event, everywhere=event.handoffs, output=event.output
+                )
+            continue
+        if not isinstance(event, Handoff):
+            continue
+        sender = event.source or event.agent
+        for item in event.constraints:
+            for name, value in _as_constraints(item):
+                key = _key(name, value)
+                if key not in obligations:
+                    obligations[key] = _Obligation(name, value, event, everywhere=False, output=False)
+                obligations[key].holders.add(sender)
+        for ob in obligations.values():
+            if ob.everywhere:
+                _check(ob, event)
+            elif sender in ob.holders:
+                _check(ob, event)
+                ob.holders.add(event.target)  # the receiver must pass it on in turn
     end = run_end(log)
     found: list[Violation] = []
-    for constraint in constraints:
+    for ob in obligations.values():
         output_note: str | None = None
-        if constraint.output and end is not None and end.status == "ok":
-            literal = carries(end.output, constraint.name, constraint.value)
-            ok, note = _judged(constraint, end.output, "output", literal)
+        if ob.output and end is not None and end.status == "ok":
+            literal = carries(end.output, ob.name, ob.value)
+            as_event = ob.declared if isinstance(ob.declared, Constraint) else None
+            ok, note = _judged(as_event, end.output, "output", literal) if as_event else (literal, "")
             if not ok:
                 output_note = note
-        lost = dropped.get(constraint.seq)
-        if lost is None and output_note is None:
+        if ob.dropped is None and output_note is None:
             continue
-        parts = [f"Let {step(constraint)} declare a hard constraint of the task"]
-        carried = [s for s in carried_by.get(constraint.seq, []) if lost is None or s < lost[0].seq]
+        declared = ob.declared
+        if isinstance(declared, Constraint):
+            parts = [f"Let {step(declared)} declare a hard constraint of the task"]
+        else:
+            parts = [f"Let {step(declared)} require the constraint {brief(ob.value, 60)}"]
+        steps = [declared.seq]
+        cutoff = ob.dropped[0].seq if ob.dropped is not None else len(log)
+        carried = [s for s in ob.carried if s < cutoff]
         if carried:
             parts.append(f"step {carried[-1]} ({describe(log[carried[-1]])}) still carried it")
-        steps = [constraint.seq, *carried[-1:]]
-        if lost is not None:
-            handoff, note = lost
-            more = dropped_count[constraint.seq] - 1
+            steps.append(carried[-1])
+        if ob.dropped is not None:
+            handoff, note = ob.dropped
+            more = ob.dropped_count - 1
+            field = f"a {ob.name} field nor " if ob.name != str(ob.value) else ""
             parts.append(
                 f"then {step(handoff)} dropped it{note}: its payload {brief(handoff.payload, 80)} holds "
-                f"neither a {constraint.name} field nor {brief(constraint.value, 30)}"
+                f"neither {field}{brief(ob.value, 40)}"
                 + (f" (and {more} later handoff{'s' if more > 1 else ''} lack it too)" if more > 0 else "")
             )
             steps.append(handoff.seq)
@@ -199,7 +255,7 @@ def goal_drift(log: RunLog, /, **context: Any) -> list[Violation]:
                 checker="goal_drift",
                 severity="major",
                 steps=sorted(set(steps)),
-                message="; ".join(parts) + f". So the constraint {constraint.name} was lost on the way.",
+                message="; ".join(parts) + f". So the constraint {brief(ob.name, 60)} was lost on the way.",
                 why=(
                     "A constraint paraphrased or dropped by one handoff is unknown to every agent after it: "
                     "the $10,000 limit is gone by the fifth hop and the answer ignores it. Carry the task's "
