@@ -81,7 +81,9 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         registered = len(self._selector.get_map())  # type: ignore[attr-defined]
         return registered > 1 or self._executor_jobs > 0
 
-    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+    def run_in_executor(  # type: ignore[override]
+        self, executor: Any, func: Callable[..., Any], *args: Any
+    ) -> asyncio.Future[Any]:
         with self._jobs_lock:
             self._executor_jobs += 1
         future = super().run_in_executor(executor, func, *args)
@@ -117,7 +119,9 @@ def virtual_now() -> float | None:
 
 
 @contextlib.contextmanager
-def patched_time(thread_id: int, clock: Callable[[], float | None], sleep: Callable[[float], None]) -> Iterator[None]:
+def patched_time(
+    thread_id: int, clock: Callable[[], float | None], sleep: Callable[[float], None]
+) -> Iterator[None]:
     """Make ``time.monotonic``/``time.perf_counter``/``time.sleep`` virtual in one thread.
 
     ``clock()`` returns virtual seconds or ``None`` (fall back to the real clock).

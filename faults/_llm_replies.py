@@ -1,0 +1,279 @@
+"""Synthetic LLM server failures, byte-for-byte what an OpenAI-compatible server sends.
+
+The replies are ``httpx2.Response`` objects (status, headers and the provider's JSON error
+body) and the transport errors are the ``httpx2`` exceptions a real connection raises, so
+the openai SDK parses, retries and raises exactly as it would against a failing server.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx2
+
+from faults._models import (
+    ContextLengthExceeded,
+    Disconnect,
+    EffectBase,
+    EmptyResponse,
+    MalformedResponse,
+    RateLimit,
+    ServerError,
+)
+
+__all__ = [
+    "TruncatedAsyncStream",
+    "TruncatedSyncStream",
+    "cut_sse",
+    "read_timeout",
+    "request_for",
+    "synthetic_reply",
+    "truncated_body_error",
+]
+
+_ERROR_BODIES: dict[int, dict[str, Any]] = {
+    500: {
+        "message": "The server had an error while processing your request. Sorry about that!",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    },
+    503: {
+        "message": "The engine is currently overloaded, please try again later.",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    },
+    504: {
+        "message": "The server did not respond in time. Please try again later.",
+        "type": "server_error",
+        "param": None,
+        "code": None,
+    },
+}
+
+_BAD_GATEWAY = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+def request_for(site: Any) -> httpx2.Request:
+    """The outgoing request of an LLM site.
+
+    Taken from ``site.request`` when the capture layer passes it; otherwise from the
+    capture layer's frame (its ``request`` argument); as a last resort a request is rebuilt
+    from the site's path, so that a synthetic response always has one.
+    """
+    request = getattr(site, "request", None)
+    if isinstance(request, httpx2.Request):
+        return request
+    frame = sys._getframe(1)
+    for _ in range(6):
+        if frame is None:
+            break
+        candidate = frame.f_locals.get("request")
+        if isinstance(candidate, httpx2.Request):
+            return candidate
+        frame = frame.f_back  # type: ignore[assignment]
+    return httpx2.Request("POST", f"http://127.0.0.1{getattr(site, 'path', '/v1/chat/completions')}")
+
+
+def read_timeout(request: httpx2.Request) -> float | None:
+    """The client's read timeout for ``request`` (``None``: the client waits forever)."""
+    timeout = request.extensions.get("timeout")
+    if isinstance(timeout, dict):
+        value = timeout.get("read")
+        return float(value) if value is not None else None
+    return 600.0
+
+
+def _body(request: httpx2.Request) -> dict[str, Any]:
+    try:
+        data = json.loads(request.content or b"{}")
+    except (ValueError, httpx2.RequestNotRead):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _headers(call: int, content_type: str = "application/json", **extra: str) -> dict[str, str]:
+    headers = {"content-type": content_type, "x-request-id": f"req_brownout_{call:06d}"}
+    headers.update(extra)
+    return headers
+
+
+def _json(status: int, body: Any, request: httpx2.Request, headers: dict[str, str]) -> httpx2.Response:
+    return httpx2.Response(status, headers=headers, content=json.dumps(body).encode(), request=request)
+
+
+def synthetic_reply(effect: EffectBase, request: httpx2.Request, call: int) -> httpx2.Response:
+    """The response a failing OpenAI-compatible server sends for ``effect``.
+
+    Raises:
+        httpx2.RemoteProtocolError: for :class:`Disconnect` (no response at all).
+    """
+    body = _body(request)
+    model = str(body.get("model") or "unknown-model")
+    stream = bool(body.get("stream"))
+    if isinstance(effect, RateLimit):
+        wait = effect.retry_after
+        extra = {
+            "x-ratelimit-limit-requests": "500",
+            "x-ratelimit-remaining-requests": "0",
+            "x-ratelimit-reset-requests": f"{wait or 1:g}s",
+        }
+        if wait is not None:
+            extra["retry-after"] = f"{wait:g}"
+            extra["retry-after-ms"] = str(int(wait * 1000))
+        error = {
+            "message": (
+                f"Rate limit reached for {model} in organization org-brownout on requests per min (RPM): "
+                f"Limit 500, Used 500, Requested 1. Please try again in {wait or 1:g}s. Visit "
+                "https://platform.openai.com/account/rate-limits to learn more."
+            ),
+            "type": "requests",
+            "param": None,
+            "code": "rate_limit_exceeded",
+        }
+        return _json(429, {"error": error}, request, _headers(call, **extra))
+    if isinstance(effect, ServerError):
+        if effect.status == 502:
+            return httpx2.Response(
+                502, headers=_headers(call, "text/html"), content=_BAD_GATEWAY.encode(), request=request
+            )
+        return _json(effect.status, {"error": _ERROR_BODIES[effect.status]}, request, _headers(call))
+    if isinstance(effect, ContextLengthExceeded):
+        error = {
+            "message": (
+                "This model's maximum context length is 4096 tokens. However, your messages resulted in "
+                "5120 tokens. Please reduce the length of the messages."
+            ),
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": "context_length_exceeded",
+        }
+        return _json(400, {"error": error}, request, _headers(call))
+    if isinstance(effect, MalformedResponse):
+        return _malformed(request, model, stream, call)
+    if isinstance(effect, EmptyResponse):
+        return _empty(request, model, stream, call)
+    if isinstance(effect, Disconnect):
+        raise httpx2.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+    raise TypeError(f"{getattr(effect, 'kind', effect)!r} is not a synthetic-reply effect")
+
+
+def _chat_id(call: int) -> str:
+    return f"chatcmpl-brownout{call:06d}"
+
+
+def _malformed(request: httpx2.Request, model: str, stream: bool, call: int) -> httpx2.Response:
+    if stream:
+        text = (
+            f'data: {{"id":"{_chat_id(call)}","object":"chat.completion.chunk","created":0,"model":"{model}",'
+            '"choices":[{"index":0,"delta":{"content":"The ans\n\ndata: [DONE]\n\n'
+        )
+        return httpx2.Response(
+            200, headers=_headers(call, "text/event-stream"), content=text.encode(), request=request
+        )
+    text = (
+        f'{{"id":"{_chat_id(call)}","object":"chat.completion","created":0,"model":"{model}",'
+        '"choices":[{"index":0,"message":{"role":"assistant","content":"The ans'
+    )
+    return httpx2.Response(200, headers=_headers(call), content=text.encode(), request=request)
+
+
+def _empty(request: httpx2.Request, model: str, stream: bool, call: int) -> httpx2.Response:
+    path = request.url.path
+    usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    if path.endswith("/responses"):
+        resp = {
+            "id": f"resp_brownout{call:06d}",
+            "object": "response",
+            "created_at": 0,
+            "model": model,
+            "status": "completed",
+            "output": [],
+            "usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0},
+        }
+        if stream:
+            event = {"type": "response.completed", "sequence_number": 0, "response": resp}
+            text = f"event: response.completed\ndata: {json.dumps(event)}\n\n"
+            return httpx2.Response(
+                200, headers=_headers(call, "text/event-stream"), content=text.encode(), request=request
+            )
+        return _json(200, resp, request, _headers(call))
+    if path.endswith("/completions") and not path.endswith("/chat/completions"):
+        choice: dict[str, Any] = {"index": 0, "text": "", "finish_reason": "stop", "logprobs": None}
+        obj = "text_completion"
+    else:
+        choice = {
+            "index": 0,
+            "message": {"role": "assistant", "content": ""},
+            "finish_reason": "stop",
+            "logprobs": None,
+        }
+        obj = "chat.completion"
+    if stream:
+        base = {"id": _chat_id(call), "object": "chat.completion.chunk", "created": 0, "model": model}
+        first = {
+            **base,
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+        }
+        last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        text = f"data: {json.dumps(first)}\n\ndata: {json.dumps(last)}\n\ndata: [DONE]\n\n"
+        return httpx2.Response(
+            200, headers=_headers(call, "text/event-stream"), content=text.encode(), request=request
+        )
+    reply = {
+        "id": _chat_id(call),
+        "object": obj,
+        "created": 0,
+        "model": model,
+        "choices": [choice],
+        "usage": usage,
+    }
+    return _json(200, reply, request, _headers(call))
+
+
+# -- truncation -----------------------------------------------------------------------------
+def cut_sse(content: bytes, after_chunks: int) -> bytes:
+    """The first ``after_chunks`` SSE events of ``content`` (never the final ``[DONE]``)."""
+    events = [e for e in content.replace(b"\r\n", b"\n").split(b"\n\n") if e.strip()]
+    kept = [e for e in events if e.strip() != b"data: [DONE]"][:after_chunks]
+    return b"".join(e + b"\n\n" for e in kept)
+
+
+def truncated_body_error(request: httpx2.Request) -> httpx2.RemoteProtocolError:
+    return httpx2.RemoteProtocolError(
+        "peer closed connection without sending complete message body: incomplete chunked read",
+        request=request,
+    )
+
+
+class TruncatedSyncStream(httpx2.SyncByteStream):
+    """Yields the bytes that arrived, then fails like a connection cut mid-body."""
+
+    def __init__(self, head: bytes, request: httpx2.Request) -> None:
+        self._head = head
+        self._request = request
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._head:
+            yield self._head
+        raise truncated_body_error(self._request)
+
+
+class TruncatedAsyncStream(httpx2.AsyncByteStream):
+    """Async twin of :class:`TruncatedSyncStream`."""
+
+    def __init__(self, head: bytes, request: httpx2.Request) -> None:
+        self._head = head
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._head:
+            yield self._head
+        raise truncated_body_error(self._request)
