@@ -189,8 +189,9 @@ def first_divergence(recorded: RunLog, replayed: RunLog) -> Divergence | None:
             # What the replay did instead: its first unmatched step of the same agent, else any.
             same_agent = [e for k, e in unmatched_replay if e.agent == event.agent and e.kind == event.kind]
             actual = same_agent[0] if same_agent else (unmatched_replay[0][1] if unmatched_replay else None)
-            reason = f"the recorded run made this {event.kind.replace('_', ' ')}; the replay made " + (
-                f"a different one ({_describe(actual)})" if actual is not None else "no such step"
+            what = event.kind.replace("_", " ")
+            reason = (
+                f"the replay made a different {what}" if actual is not None else f"the replay made no {what}"
             )
             diff = _diff(_comparable(event), _comparable(actual)) if actual is not None else ""
             candidates.append(Divergence(event.seq, event.agent, event, actual, reason, diff))
