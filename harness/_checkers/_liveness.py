@@ -121,7 +121,8 @@ def liveness(log: RunLog, /, **context: Any) -> list[Violation]:
     if deadline and not found and end is not None:
         stuck = [b for b in begins if b.seq not in ends or ends[b.seq].t >= end.t]
         if stuck:
-            listed = "; ".join(step(w) for w in stuck[:5]) + (f"; and {len(stuck) - 5} more" if len(stuck) > 5 else "")
+            more = f"; and {len(stuck) - 5} more" if len(stuck) > 5 else ""
+            listed = "; ".join(step(w) for w in stuck[:5]) + more
             waits = f" Still waiting at that moment: {listed}."
         else:
             waits = " No wait was open at that moment (the run was busy or sleeping)."

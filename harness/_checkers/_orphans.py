@@ -82,7 +82,8 @@ def orphaned_work(log: RunLog, /, **context: Any) -> list[Violation]:
                     steps=[spawn.seq, end.seq],
                     message=(
                         f"Let {step(spawn)} start a task; no join of {spawn.task} followed before the run "
-                        f"ended at step {end.seq} ({describe(end)}). So the task was never awaited or cancelled."
+                        f"ended at step {end.seq} ({describe(end)}). "
+                        "So the task was never awaited or cancelled."
                     ),
                     why=_WHY,
                 )

@@ -28,8 +28,17 @@ __all__ = ["duplicate_side_effects", "reports_failure", "saga_compensation"]
 _TOOK_EFFECT = frozenset({"ok", "lost_ack", "timeout", "cancelled", "killed"})
 _COMPLETED = frozenset({"ok", "lost_ack"})
 _FAILED_OUTCOMES = frozenset(
-    {"failed", "failure", "error", "aborted", "cancelled", "canceled", "rolled_back", "rollback",
-     "compensated"}
+    {
+        "failed",
+        "failure",
+        "error",
+        "aborted",
+        "cancelled",
+        "canceled",
+        "rolled_back",
+        "rollback",
+        "compensated",
+    }
 )
 
 
@@ -63,7 +72,7 @@ def duplicate_side_effects(log: RunLog, /, **context: Any) -> list[Violation]:
                 "service cannot recognise the repeats as one request"
             )
         elif keys:
-            how = "and only some of the calls carry an idempotency key, so the service cannot deduplicate them"
+            how = "and only some calls carry an idempotency key, so the service cannot deduplicate them"
         else:
             how = "and no idempotency key, so nothing deduplicates them"
         found.append(
@@ -86,7 +95,7 @@ def duplicate_side_effects(log: RunLog, /, **context: Any) -> list[Violation]:
 
 
 def reports_failure(output: Any) -> bool:
-    """Whether a run's output says the work failed (``status``/``outcome`` failed, ``ok``/``success`` false)."""
+    """Whether a run's output says the work failed (a failed ``status``/``outcome``, ``ok`` false)."""
     if not isinstance(output, Mapping):
         return False
     for key in ("status", "outcome", "result", "state"):
@@ -131,8 +140,11 @@ def saga_compensation(log: RunLog, /, **context: Any) -> list[Violation]:
     previous: Any = None
     for event in log:
         if isinstance(event, ToolCall):
-            if event.side_effect and event.compensate and event.status in _COMPLETED and (
-                event.executed or event.replayed
+            if (
+                event.side_effect
+                and event.compensate
+                and event.status in _COMPLETED
+                and (event.executed or event.replayed)
             ):
                 if event.idempotency_key is not None:
                     if (event.name, event.idempotency_key) in keyed:
@@ -145,17 +157,20 @@ def saga_compensation(log: RunLog, /, **context: Any) -> list[Violation]:
             if undone and event.status in _COMPLETED and outstanding.get(undone):
                 effects = outstanding[undone]
                 pairs.append((effects.pop(_pick(effects, event)), event))
-        elif isinstance(event, Compensation) and event.status == "ok":
+        elif (
+            isinstance(event, Compensation)
+            and event.status == "ok"
             # The instrumentation emits one right after the compensating tool call (handled above);
             # a Compensation on its own is a user-declared compensation.
-            if not (isinstance(previous, ToolCall) and previous.name == event.tool):
-                effects = outstanding.get(event.for_tool, [])
-                index = next(
-                    (i for i, e in enumerate(effects) if event.for_step and e.step_id == event.for_step),
-                    len(effects) - 1,
-                )
-                if index >= 0:
-                    pairs.append((effects.pop(index), event))
+            and not (isinstance(previous, ToolCall) and previous.name == event.tool)
+        ):
+            effects = outstanding.get(event.for_tool, [])
+            index = next(
+                (i for i, e in enumerate(effects) if event.for_step and e.step_id == event.for_step),
+                len(effects) - 1,
+            )
+            if index >= 0:
+                pairs.append((effects.pop(index), event))
         previous = event
 
     found: list[Violation] = []

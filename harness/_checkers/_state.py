@@ -54,14 +54,15 @@ def lost_update(log: RunLog, /, **context: Any) -> list[Violation]:
         else:
             base = None
         if event.accepted and base is not None and base < event.current_version:
-            overwritten = [
-                made_by.get(where, {}).get(v) for v in range(base + 1, event.current_version + 1)
-            ]
+            overwritten = [made_by.get(where, {}).get(v) for v in range(base + 1, event.current_version + 1)]
             between = [s for s in overwritten if s is not None]
             read = known.get(mine)
-            read_text = f"Let step {read[1]} see {event.store}/{event.key} at version {read[0]}; " if read else ""
+            read_text = ""
+            if read:
+                read_text = f"Let step {read[1]} see {event.store}/{event.key} at version {read[0]}; "
             later = (
-                "then " + ", ".join(step(log[s]) for s in between[:3])
+                "then "
+                + ", ".join(step(log[s]) for s in between[:3])
                 + f" moved it to version {event.current_version}; "
                 if between
                 else f"meanwhile the key moved to version {event.current_version}; "
@@ -101,7 +102,8 @@ def stale_fencing_token(log: RunLog, /, **context: Any) -> list[Violation]:
                 continue
             resource, label = f"store:{event.store}", f"state store {event.store}"
         elif isinstance(event, ToolCall):
-            if event.fencing_token is None or event.status == "error" or not (event.executed or event.replayed):
+            ran = event.executed or event.replayed
+            if event.fencing_token is None or event.status == "error" or not ran:
                 continue
             resource, label = f"tool:{event.name}", f"tool {event.name}"
         else:

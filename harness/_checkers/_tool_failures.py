@@ -100,11 +100,14 @@ def unhandled_tool_failure(log: RunLog, /, **context: Any) -> list[Violation]:
             continue
         if failure.step_id in letter_steps or failure.step_id in escalation_steps:
             continue
-        if max(
-            latest_letter.get((failure.name, None), -1), latest_letter.get((failure.name, _canon(failure.args)), -1)
-        ) > failure.seq:
+        latest = max(
+            latest_letter.get((failure.name, None), -1),
+            latest_letter.get((failure.name, _canon(failure.args)), -1),
+        )
+        if latest > failure.seq:
             continue
-        if any(latest_escalation.get(scope, -1) > failure.seq for scope in _scopes(failure.parent_step_id, parents)):
+        scopes = _scopes(failure.parent_step_id, parents)
+        if any(latest_escalation.get(scope, -1) > failure.seq for scope in scopes):
             continue
         scope = scope_end.get(failure.parent_step_id or "")
         if scope is not None and scope.status != "ok":
@@ -116,7 +119,9 @@ def unhandled_tool_failure(log: RunLog, /, **context: Any) -> list[Violation]:
     for failure in unhandled:
         scope = scope_end.get(failure.parent_step_id or "")
         scope_text = f"{describe(scope)} at step {scope.seq}, and " if scope is not None else ""
-        error = f" with {failure.error_type or 'an error'}: {brief(failure.error, 80)}" if failure.error else ""
+        error = ""
+        if failure.error:
+            error = f" with {failure.error_type or 'an error'}: {brief(failure.error, 80)}"
         found.append(
             Violation(
                 checker="unhandled_tool_failure",
@@ -125,7 +130,8 @@ def unhandled_tool_failure(log: RunLog, /, **context: Any) -> list[Violation]:
                 message=(
                     f"Let {step(failure)} fail{error}. No retry of {failure.name} with the same arguments "
                     f"followed, nothing was dead-lettered or escalated for it, and the failure did not "
-                    f"propagate: {scope_text}the run ended ok at step {end.seq}. So the failure was swallowed."
+                    f"propagate: {scope_text}the run ended ok at step {end.seq}. "
+                    "So the failure was swallowed."
                 ),
                 why=(
                     "A swallowed tool failure turns into missing or wrong data downstream with no trace of "
