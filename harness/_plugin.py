@@ -153,6 +153,14 @@ def chaos(request: pytest.FixtureRequest) -> Iterator[Chaos]:
         fixture.close()
 
 
+@pytest.fixture
+def judge(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A rubric judge whose calls go through the test's cassette: ``judge(run.output, rubric, context=task)``."""
+    from judges._pytest import judge_fixture
+
+    yield from judge_fixture(request)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, None]:
     fixture = pyfuncitem.stash.get(_CHAOS_KEY, None)
