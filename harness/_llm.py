@@ -455,19 +455,27 @@ class _TapStream(httpx2.SyncByteStream):
         self._response = response
         self._chunks: list[bytes] = []
         self._error: BaseException | None = None
+        self._started = False
 
     @property
     def elapsed(self) -> Any:
         return getattr(self._inner, "elapsed", None)
 
     def __iter__(self) -> Iterator[bytes]:
+        if self._started:  # iterated again: the SDK drains a stream it stopped reading at [DONE]
+            yield from self._inner
+            return
+        self._started = True
         try:
             for chunk in self._inner:
                 self._chunks.append(chunk)
                 yield chunk
+        except GeneratorExit:  # the reader stopped early; close() emits what it saw
+            raise
         except BaseException as exc:
             self._error = exc
             raise
+        _emit_response(self._ex, self._response, b"".join(self._chunks))
 
     def close(self) -> None:
         try:
@@ -485,19 +493,28 @@ class _ATapStream(httpx2.AsyncByteStream):
         self._response = response
         self._chunks: list[bytes] = []
         self._error: BaseException | None = None
+        self._started = False
 
     @property
     def elapsed(self) -> Any:
         return getattr(self._inner, "elapsed", None)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._started:  # iterated again: the SDK drains a stream it stopped reading at [DONE]
+            async for chunk in self._inner:
+                yield chunk
+            return
+        self._started = True
         try:
             async for chunk in self._inner:
                 self._chunks.append(chunk)
                 yield chunk
+        except GeneratorExit:  # the reader stopped early; aclose() emits what it saw
+            raise
         except BaseException as exc:
             self._error = exc
             raise
+        _emit_response(self._ex, self._response, b"".join(self._chunks))
 
     async def aclose(self) -> None:
         try:

@@ -300,7 +300,9 @@ class FakeOpenAI:
         self._server = _Server()
         self._state = self._server.state
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), name="fake-openai", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -1,0 +1,74 @@
+"""Shared fixtures: a fake OpenAI-compatible server and a socket guard."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _support.fake_openai import FakeOpenAI  # noqa: E402
+
+API_KEY = "sk-test-4f9c2b7e1d8a6c3b5e0f9a2d"
+
+
+@pytest.fixture
+def openai_server() -> Iterator[FakeOpenAI]:
+    """A small OpenAI-compatible server on 127.0.0.1 (see tests/_support/fake_openai.py)."""
+    server = FakeOpenAI().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class SocketGuard:
+    """Counts (and refuses) every attempt to open a network connection."""
+
+    def __init__(self) -> None:
+        self.attempts: list[Any] = []
+
+    def refuse(self, address: Any) -> OSError:
+        self.attempts.append(address)
+        return ConnectionRefusedError(
+            f"socket guard: a connection to {address!r} was attempted during replay"
+        )
+
+
+@pytest.fixture
+def socket_guard_factory(monkeypatch: pytest.MonkeyPatch) -> Callable[[], SocketGuard]:
+    """Call it to make ``socket.connect``/``connect_ex``/``create_connection`` fail, counting attempts.
+
+    (A factory, so a test can record over the network first and guard only its replay.)
+    """
+
+    def install() -> SocketGuard:
+        guard = SocketGuard()
+
+        def connect(self: socket.socket, address: Any) -> None:
+            raise guard.refuse(address)
+
+        def connect_ex(self: socket.socket, address: Any) -> int:
+            guard.refuse(address)
+            return 111
+
+        def create_connection(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
+            raise guard.refuse(address)
+
+        monkeypatch.setattr(socket.socket, "connect", connect)
+        monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+        monkeypatch.setattr(socket, "create_connection", create_connection)
+        return guard
+
+    return install
+
+
+@pytest.fixture
+def socket_guard(socket_guard_factory: Callable[[], SocketGuard]) -> SocketGuard:
+    """The socket guard, installed for the whole test."""
+    return socket_guard_factory()
