@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _support.fake_openai import FakeOpenAI  # noqa: E402
+from _support.fake_openai import FakeOpenAI
 
 API_KEY = "sk-test-4f9c2b7e1d8a6c3b5e0f9a2d"
 
