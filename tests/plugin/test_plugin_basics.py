@@ -35,7 +35,9 @@ def test_a_chaos_test_runs_its_system_and_sees_the_log(pytester: pytest.Pytester
         def test_notify(chaos):
             run = chaos.run(system.notify, ["a", "b"])
             assert run.output == 2
-            assert [e.name for e in run.log.of(__import__("harness._events").ToolCall)] == ["send_email"] * 2
+            from harness.events import ToolCall
+
+            assert [e.name for e in run.log.of(ToolCall)] == ["send_email"] * 2
             assert run.log[-1].t == 2.0
             assert run.violations == []
         '''
@@ -113,8 +115,9 @@ def test_a_failing_test_prints_the_run_log_path_and_the_reproduce_command(pytest
     logs = list((pytester.path / "out" / "runs").glob("*.jsonl"))
     assert len(logs) == 1
     from harness import RunLog
+    from harness.events import ToolCall
 
-    assert RunLog.read(logs[0]).of(__import__("harness._events").ToolCall)
+    assert RunLog.read(logs[0]).of(ToolCall)
 
 
 def test_system_exceptions_reach_the_test_with_the_log_kept(pytester: pytest.Pytester) -> None:
