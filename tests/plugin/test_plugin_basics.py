@@ -6,7 +6,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-SYSTEM = '''
+SYSTEM = """
 import asyncio
 from harness import agent, tool
 
@@ -23,13 +23,13 @@ async def notify(users):
             send_email(user)
             await asyncio.sleep(1)
     return len(users)
-'''
+"""
 
 
 def test_a_chaos_test_runs_its_system_and_sees_the_log(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(system=SYSTEM)
     pytester.makepyfile(
-        test_it='''
+        test_it="""
         import system
 
         def test_notify(chaos):
@@ -40,7 +40,7 @@ def test_a_chaos_test_runs_its_system_and_sees_the_log(pytester: pytest.Pytester
             assert [e.name for e in run.log.of(ToolCall)] == ["send_email"] * 2
             assert run.log[-1].t == 2.0
             assert run.violations == []
-        '''
+        """
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
@@ -48,13 +48,13 @@ def test_a_chaos_test_runs_its_system_and_sees_the_log(pytester: pytest.Pytester
 
 def test_invalid_marker_arguments_are_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        test_bad='''
+        test_bad="""
         import pytest
 
         @pytest.mark.chaos(fualts=["tool"])
         def test_x(chaos):
             pass
-        '''
+        """
     )
     result = pytester.runpytest()
     assert result.ret != 0
@@ -64,7 +64,10 @@ def test_invalid_marker_arguments_are_a_usage_error(pytester: pytest.Pytester) -
 @pytest.mark.parametrize(
     ("marker", "expected"),
     [
-        ("record_mode='sometimes'", "*record_mode='sometimes' is not accepted. Accepted values: none, once, new_episodes, all*"),
+        (
+            "record_mode='sometimes'",
+            "*record_mode='sometimes' is not accepted. Accepted values: none, once, new_episodes, all*",
+        ),
         ("miss='closest'", "*miss='closest' is not accepted. Accepted values: strict, nearest, live*"),
         ("max_faults=0", "*max_faults=0 must be an int of at least 1*"),
         ("checks='some'", "*checks='some' is not accepted*"),
@@ -72,13 +75,13 @@ def test_invalid_marker_arguments_are_a_usage_error(pytester: pytest.Pytester) -
 )
 def test_marker_values_are_validated(pytester: pytest.Pytester, marker: str, expected: str) -> None:
     pytester.makepyfile(
-        test_bad=f'''
+        test_bad=f"""
         import pytest
 
         @pytest.mark.chaos({marker})
         def test_x(chaos):
             pass
-        '''
+        """
     )
     result = pytester.runpytest()
     assert result.ret != 0
@@ -101,17 +104,23 @@ def test_bad_option_values_are_usage_errors(pytester: pytest.Pytester) -> None:
 def test_a_failing_test_prints_the_run_log_path_and_the_reproduce_command(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(system=SYSTEM)
     pytester.makepyfile(
-        test_fail='''
+        test_fail="""
         import system
 
         def test_notify(chaos):
             run = chaos.run(system.notify, ["a"])
             assert run.output == 2, "expected two notifications"
-        '''
+        """
     )
     result = pytester.runpytest("--chaos-report", "out")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*brownout*", "run log: *out*runs*test_fail.py_test_notify-0-*.jsonl", "reproduce: pytest test_fail.py::test_notify"])
+    result.stdout.fnmatch_lines(
+        [
+            "*brownout*",
+            "run log: *out*runs*test_fail.py_test_notify-0-*.jsonl",
+            "reproduce: pytest test_fail.py::test_notify",
+        ]
+    )
     logs = list((pytester.path / "out" / "runs").glob("*.jsonl"))
     assert len(logs) == 1
     from harness import RunLog
@@ -122,7 +131,7 @@ def test_a_failing_test_prints_the_run_log_path_and_the_reproduce_command(pytest
 
 def test_system_exceptions_reach_the_test_with_the_log_kept(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        test_raise='''
+        test_raise="""
         from harness import agent
 
         def broken():
@@ -131,7 +140,7 @@ def test_system_exceptions_reach_the_test_with_the_log_kept(pytester: pytest.Pyt
 
         def test_broken(chaos):
             chaos.run(broken)
-        '''
+        """
     )
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
@@ -141,13 +150,13 @@ def test_system_exceptions_reach_the_test_with_the_log_kept(pytester: pytest.Pyt
 def test_the_live_tier_is_opt_in(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BROWNOUT_LIVE", raising=False)
     pytester.makepyfile(
-        test_live='''
+        test_live="""
         import pytest
 
         @pytest.mark.live
         def test_needs_server():
             pass
-        '''
+        """
     )
     pytester.runpytest().assert_outcomes(skipped=1)
     pytester.runpytest("--chaos-live").assert_outcomes(passed=1)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from harness import RunLog, RunLogError
 from harness._events import AgentStart, FaultInjected, RunEnd, RunStart, ToolCall, event_adapter
@@ -16,8 +17,19 @@ def _log() -> RunLog:
     log.append(RunStart(run_id="r1", seq=0, t=0.0, step_id="s0", entry="m:f"))
     log.append(AgentStart(run_id="r1", seq=1, t=0.0, step_id="s1", agent="a", name="a"))
     log.append(
-        ToolCall(run_id="r1", seq=2, t=1.5, step_id="s2", parent_step_id="s1", agent="a", name="send",
-                 args={"to": "x"}, args_digest="d", side_effect=True, result={"ok": True})
+        ToolCall(
+            run_id="r1",
+            seq=2,
+            t=1.5,
+            step_id="s2",
+            parent_step_id="s1",
+            agent="a",
+            name="send",
+            args={"to": "x"},
+            args_digest="d",
+            side_effect=True,
+            result={"ok": True},
+        )
     )
     log.append(RunEnd(run_id="r1", seq=3, t=2.0, step_id="s3", status="ok", output={"x": 1}))
     return log
@@ -38,7 +50,7 @@ def test_append_only_and_dense() -> None:
     log = _log()
     with pytest.raises(RunLogError, match="seq=7"):
         log.append(RunEnd(run_id="r1", seq=7, t=0, step_id="s7", status="ok"))
-    with pytest.raises(Exception):  # frozen pydantic model: events cannot be rewritten
+    with pytest.raises(ValidationError, match="frozen"):  # events cannot be rewritten
         log[0].t = 5.0  # type: ignore[misc]
 
 

@@ -14,6 +14,7 @@ from harness._events import AgentEnd, RunEnd
 
 async def _system(n: int) -> int:
     async with agent("orchestrator"):
+
         async def leg(i: int) -> int:
             async with agent(f"leg{i}"):
                 await asyncio.sleep(10 * (i + 1))
