@@ -21,7 +21,15 @@ import json
 import random
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_serializer,
+    model_validator,
+)
 
 from faults._errors import FaultPlanError
 
@@ -100,10 +108,13 @@ class EffectBase(BaseModel):
             if name == "kind":
                 continue
             value = getattr(self, name)
-            if name != self.primary and value == info.default:
+            if value == info.default and (name != self.primary or value is None):
                 continue
             text = _fmt(value, name in self.seconds_fields)
-            parts.append(text if name == self.primary else f"{name}={text}")
+            if name == self.primary:
+                parts.insert(0, text)
+            else:
+                parts.append(f"{name}={text}")
         return f"{kind}({', '.join(parts)})" if parts else str(kind)
 
 
@@ -537,6 +548,12 @@ class Fault(BaseModel):
     target: str | None = None
     call: CallSelector = 1
     effect: Effect
+
+    @field_serializer("effect")
+    def _compact_effect(self, effect: EffectBase) -> dict[str, Any]:
+        # Only the kind and the parameters that differ from their defaults: short replay commands.
+        data = effect.model_dump(mode="json", exclude_defaults=True)
+        return {"kind": effect.kind, **data}  # type: ignore[attr-defined]
 
     @model_validator(mode="after")
     def _check(self) -> Fault:

@@ -1,0 +1,187 @@
+"""``pytest --chaos``: a chaos test's body becomes a Hypothesis property over fault plans.
+
+:func:`explore` wraps the test function. The wrapper runs the body once with no faults
+(the baseline), collects the call sites the baseline's runs went through, then lets
+Hypothesis draw fault plans over those sites (:func:`scenarios._strategies.fault_plans`)
+and runs the body once per plan. The property is the test's own assertions plus every
+enabled checker (``chaos.run`` raises :class:`~harness._fixture.ViolationsFound`). A
+failure is shrunk to the smallest plan; the error then carries a note with that plan, what
+was violated, the run log path and the one command that replays exactly that plan.
+
+Determinism: with a seed (``--chaos-seed`` or the marker's ``seed``) the same plans are
+drawn in the same order on every machine and every pytest-xdist worker, and Hypothesis's
+example database is not used (a replayed failure would change the sequence). Without a
+seed, generation is random and failures are saved in the project's example database
+(``.hypothesis/examples``), so they are tried first next time.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import hypothesis
+from hypothesis import HealthCheck, Phase, Verbosity, given
+
+__all__ = ["ChaosWarning", "SystemCrashed", "explore"]
+
+
+class ChaosWarning(UserWarning):
+    """``--chaos`` could not explore a test (no call sites, no matching fault kinds)."""
+
+
+class SystemCrashed(AssertionError):
+    """The system under test ended with a crash-type exception (worker kill, cancellation).
+
+    Those derive from ``BaseException`` on purpose (the system must not catch them); they
+    are wrapped here so that Hypothesis can shrink the plan that caused them.
+    """
+
+
+_PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+@contextmanager
+def _seeded_random() -> Iterator[None]:
+    """Seed the global ``random`` for the baseline, as Hypothesis does for each example."""
+    state = random.getstate()
+    random.seed(0)
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
+def _report_dir(fixture: Any) -> Path:
+    path = Path(fixture.settings.report_dir)
+    return path if path.is_absolute() else Path(fixture.rootdir) / path
+
+
+def _first_lines(exc: BaseException, limit: int = 12) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip()
+    lines = text.splitlines()
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"... ({len(lines) - limit} more lines)"]
+    return "\n".join("  " + line for line in lines)
+
+
+def explore(test_fn: Callable[..., Any], pyfuncitem: Any, fixture: Any) -> Callable[..., Any]:
+    """Wrap ``test_fn`` so that calling it explores fault plans (see the module docstring)."""
+    from scenarios._strategies import call_sites, fault_plans
+
+    settings = fixture.settings
+    nodeid: str = fixture.nodeid
+
+    @functools.wraps(test_fn)
+    def chaos_test(*args: Any, **kwargs: Any) -> Any:
+        # 1. The baseline: the test once, without faults.
+        fixture.plan = None
+        with _seeded_random():
+            test_fn(*args, **kwargs)
+        baseline = list(fixture.runs)
+        if not baseline:
+            warnings.warn(
+                ChaosWarning(
+                    f"{nodeid}: the test never called chaos.run(...), so there is no system to inject "
+                    "faults into; --chaos ran it once without faults."
+                ),
+                stacklevel=1,
+            )
+            return None
+        from faults.network import registered_proxies
+
+        sites = call_sites([run.log for run in baseline], proxies=registered_proxies())
+        strategy = fault_plans(sites, kinds=settings.faults, max_faults=settings.max_faults)
+        if strategy is None:
+            kinds = ", ".join(settings.faults) or "all"
+            seen = ", ".join(str(s) for s in sites[:8]) or "none"
+            warnings.warn(
+                ChaosWarning(
+                    f"{nodeid}: no call site of the baseline run admits the selected fault kinds ({kinds}); "
+                    f"sites seen: {seen}. Nothing to explore: widen @pytest.mark.chaos(faults=[...])."
+                ),
+                stacklevel=1,
+            )
+            return None
+
+        # 2. The property: one run of the test body per fault plan.
+        tried = 0
+
+        def prop(plan: Any) -> None:
+            nonlocal tried
+            tried += 1
+            fixture.plan = plan
+            fixture.runs.clear()  # keep only this example's runs (the failing one is written out)
+            try:
+                test_fn(*args, **kwargs)
+            except _PASS_THROUGH:
+                raise
+            except Exception:
+                raise
+            except BaseException as exc:
+                raise SystemCrashed(
+                    f"the system ended with {type(exc).__name__} (not catchable by `except Exception`): {exc}"
+                ) from exc
+
+        prop.__name__ = getattr(test_fn, "__name__", "chaos_test")
+        prop.__qualname__ = prop.__name__
+        # The example database key: the test's node id, not this wrapper's source.
+        prop._hypothesis_internal_add_digest = nodeid.encode()  # type: ignore[attr-defined]
+        seeded = settings.seed is not None
+        hyp_settings = hypothesis.settings(
+            max_examples=settings.examples,
+            deadline=None,
+            derandomize=False,
+            database=None if seeded else hypothesis.settings().database,
+            suppress_health_check=list(HealthCheck),
+            phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+            report_multiple_bugs=False,
+            print_blob=False,
+            verbosity=Verbosity.quiet,
+        )
+        wrapped = hyp_settings(given(plan=strategy)(prop))
+        if seeded:
+            wrapped = hypothesis.seed(settings.seed)(wrapped)
+        try:
+            wrapped()
+        except _PASS_THROUGH:
+            raise
+        except BaseException as exc:
+            _annotate(exc, fixture, tried)
+            raise
+        fixture.plan = None
+        return None
+
+    return chaos_test
+
+
+def _annotate(exc: BaseException, fixture: Any, tried: int) -> None:
+    """Add the minimal plan, the violation, the run log path and the replay command to ``exc``."""
+    plan = fixture.plan
+    if plan is None:
+        return
+    try:
+        paths = fixture.write_logs(_report_dir(fixture))
+        log_line = str(paths[-1]) if paths else "(no run finished)"
+    except OSError as err:
+        log_line = f"(could not be written: {err})"
+    cause = exc.__cause__ if isinstance(exc, SystemCrashed) and exc.__cause__ is not None else exc
+    n = len(plan.faults)
+    note = "\n".join(
+        [
+            "",
+            f"brownout --chaos: falsified after {tried} run(s) of the test; "
+            f"smallest failing fault plan ({n} fault{'s' if n != 1 else ''}):",
+            plan.describe(),
+            "violated:",
+            _first_lines(cause),
+            f"run log: {log_line}",
+            f"reproduce: {fixture.reproduce()}",
+        ]
+    )
+    exc.add_note(note)

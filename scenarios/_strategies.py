@@ -1,0 +1,198 @@
+"""Hypothesis strategies that build fault plans from the call sites of a baseline run.
+
+A baseline run (no faults) shows where the system calls out: which agents ask the LLM how
+often, which tools run, which channels carry messages, which stores are read and written,
+which agents start. :func:`call_sites` lists those sites; :func:`fault_plans` draws small
+plans whose every fault targets one of them, so no example is wasted on a site that never
+happens. Plans shrink towards fewer faults, earlier sites, and each effect's default
+parameters: a failure is reported with the smallest plan that still breaks the system.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import strategies as st
+
+from faults._models import EFFECTS, SITES, Fault, FaultPlan, effect_kinds
+from harness._errors import ConfigError
+from harness._events import AgentStart, LLMCall, MessageSend, StateRead, StateWrite, ToolCall
+from harness._runlog import RunLog
+
+__all__ = ["CallSite", "call_sites", "effects_for", "fault_plans", "fault_strategy", "parse_kinds"]
+
+# Which state operation each state effect acts on.
+_STATE_OPS = {"stale_read": "read", "corrupt": "write", "lost_write": "write"}
+
+
+@dataclass(frozen=True, order=True)
+class CallSite:
+    """One place a fault can strike: a site, its target, the call number (and a state op).
+
+    ``call`` is 0 for network proxies (a network fault covers the whole run).
+    """
+
+    site: str
+    target: str | None
+    call: int
+    op: str | None = None
+
+    def __str__(self) -> str:
+        op = f"/{self.op}" if self.op else ""
+        return f"{self.site}[{self.target or '*'}{op}]#{self.call or 'every'}"
+
+
+def call_sites(logs: Iterable[RunLog], *, proxies: Sequence[str] = ()) -> list[CallSite]:
+    """The distinct call sites seen in ``logs``, in order of first appearance.
+
+    Args:
+        logs: Run logs of baseline runs.
+        proxies: Names of network proxies the system talks through (network sites).
+    """
+    seen: dict[CallSite, None] = {}
+    for log in logs:
+        add = _Counter(seen).add
+        for event in log:
+            if isinstance(event, LLMCall):
+                add("llm", event.agent)
+            elif isinstance(event, ToolCall):
+                add("tool", event.name)
+            elif isinstance(event, AgentStart):
+                add("worker", event.name)
+            elif isinstance(event, MessageSend):
+                add("message", event.channel)
+            elif isinstance(event, StateRead):
+                add("state", event.store, "read")
+            elif isinstance(event, StateWrite):
+                add("state", event.store, "write")
+    for name in proxies:
+        seen.setdefault(CallSite("network", name, 0), None)
+    return list(seen)
+
+
+class _Counter:
+    """Numbers the calls of one run per target and per site, like the injectors do."""
+
+    def __init__(self, seen: dict[CallSite, None]) -> None:
+        self.seen = seen
+        self.per_target: dict[tuple[str, str | None, str | None], int] = defaultdict(int)
+        self.at_site: dict[tuple[str, str | None], int] = defaultdict(int)
+
+    def add(self, site: str, target: str | None, op: str | None = None) -> None:
+        self.per_target[(site, target, op)] += 1
+        self.at_site[(site, op)] += 1
+        call = self.at_site[site, op] if target is None else self.per_target[site, target, op]
+        self.seen.setdefault(CallSite(site, target, call, op), None)
+
+
+def parse_kinds(kinds: Sequence[str]) -> dict[str, list[str]]:
+    """Turn ``["tool", "llm.rate_limit", ...]`` into ``{site: [effect kinds]}``; empty means all.
+
+    Raises:
+        ConfigError: naming the unknown kind and listing the accepted ones.
+    """
+    if not kinds:
+        return {site: effect_kinds(site) for site in SITES}
+    chosen: dict[str, list[str]] = {}
+    for entry in kinds:
+        site, _, kind = str(entry).partition(".")
+        if site not in SITES or (kind and kind not in effect_kinds(site)):
+            accepted = (
+                ", ".join(SITES)
+                + "; or one effect: "
+                + ", ".join(f"{s}.{k}" for s in SITES for k in effect_kinds(s))
+            )
+            raise ConfigError(
+                f"@pytest.mark.chaos(faults=[..., {entry!r}, ...]): unknown fault kind {entry!r}. "
+                f"Accepted: a site ({accepted})."
+            )
+        wanted = [kind] if kind else effect_kinds(site)
+        bucket = chosen.setdefault(site, [])
+        bucket.extend(k for k in wanted if k not in bucket)
+    return chosen
+
+
+def effects_for(site: CallSite, kinds: dict[str, list[str]]) -> list[str]:
+    """The effect kinds that may be drawn at ``site`` under the ``kinds`` selection."""
+    allowed = kinds.get(site.site, [])
+    if site.site == "state":
+        return [k for k in allowed if _STATE_OPS.get(k) == site.op]
+    return list(allowed)
+
+
+# Parameter choices per effect kind: the default first (shrinking goes there), then values
+# that matter in practice (just under / over common client timeouts, long outages).
+_PARAMS: dict[str, dict[str, list[Any]]] = {
+    "latency": {"seconds": [2.0, 0.5, 10.0, 45.0]},
+    "timeout": {"after": [None, 5.0, 30.0, 120.0]},
+    "rate_limit": {"retry_after": [1.0, 20.0, None]},
+    "server_error": {"status": [500, 503, 502, 504]},
+    "truncated": {"after_chunks": [1, 0, 3]},
+    "error": {"error_type": ["ConnectionError", "RuntimeError", "TimeoutError", "ValueError"]},
+    "slow_then_succeed": {"seconds": [40.0, 5.0, 120.0]},
+    "lost_ack": {"after": [30.0, 5.0, 120.0]},
+    "delay": {"seconds": [5.0, 1.0, 30.0]},
+    "reorder": {"hold": [10.0]},
+    "kill": {"after_calls": [0, 1, 2]},
+    "bandwidth": {"rate": [10, 1, 100]},
+    "slow_close": {"delay": [1.0, 5.0]},
+    "reset_peer": {"after": [0.0, 0.5]},
+    "slicer": {"average_size": [8, 1, 64]},
+    "limit_data": {"bytes": [64, 1, 1024]},
+}
+
+
+def _effect(kind: str) -> st.SearchStrategy[Any]:
+    cls = EFFECTS[kind]
+    params = _PARAMS.get(kind, {})
+    if not params:
+        return st.just(cls())
+    fields = {name: st.sampled_from(values) for name, values in params.items()}
+    return st.fixed_dictionaries(fields).map(lambda values: cls(**values))
+
+
+def fault_strategy(sites: Sequence[CallSite], kinds: dict[str, list[str]]) -> st.SearchStrategy[Fault] | None:
+    """Single faults at ``sites`` (``None`` when no site allows any selected kind)."""
+    options = [(site, effects_for(site, kinds)) for site in sites]
+    options = [(site, allowed) for site, allowed in options if allowed]
+    if not options:
+        return None
+
+    @st.composite
+    def draw_fault(draw: st.DrawFn) -> Fault:
+        site, allowed = draw(st.sampled_from(options))
+        effect = draw(st.sampled_from(allowed).flatmap(_effect))
+        call: Any = "every" if site.site == "network" else draw(st.sampled_from([site.call, "every"]))
+        return Fault(site=site.site, target=site.target, call=call, effect=effect)  # type: ignore[arg-type]
+
+    return draw_fault()
+
+
+def fault_plans(
+    sites: Sequence[CallSite], *, kinds: Sequence[str] = (), max_faults: int = 3
+) -> st.SearchStrategy[FaultPlan] | None:
+    """Fault plans of 1..``max_faults`` faults over ``sites``, each fault at a different site.
+
+    Args:
+        sites: Call sites from :func:`call_sites` (a baseline run).
+        kinds: The fault kinds to draw (``"tool"``, ``"llm.rate_limit"``, ...); empty: all.
+        max_faults: The largest plan.
+
+    Returns:
+        The strategy, or ``None`` when no site admits any of ``kinds`` (nothing to explore).
+    """
+    if not isinstance(max_faults, int) or max_faults < 1:
+        raise ConfigError(f"max_faults={max_faults!r} must be an int of at least 1.")
+    single = fault_strategy(sites, parse_kinds(kinds))
+    if single is None:
+        return None
+    plans = st.lists(
+        single,
+        min_size=1,
+        max_size=max_faults,
+        unique_by=lambda f: (f.site, f.target, str(f.call), _STATE_OPS.get(f.effect.kind)),
+    )
+    return plans.map(lambda faults: FaultPlan(faults=tuple(faults)))
