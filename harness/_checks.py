@@ -76,6 +76,7 @@ def checker(name: str, *, default: bool = True, summary: str | None = None) -> C
 def _load_builtin() -> None:
     # The built-in checkers register themselves on import.
     import harness._checkers  # noqa: F401
+    import judges._semantic  # noqa: F401 - the judge-backed checkers (default off: they need an LLM)
 
 
 def get_checkers(selection: str | Sequence[str] = "default") -> list[CheckerSpec]:
