@@ -22,9 +22,11 @@ from judges._errors import (
 )
 from judges._judge import Judge, judge, register_judge
 from judges._rubric import Criterion, Rubric
+from judges._semantic import CONSTRAINT_RUBRIC, configure_semantic_checks, constraint_check, rubric_postcondition
 from judges._verdict import CriterionScore, JudgeSpec, Verdict
 
 __all__ = [
+    "CONSTRAINT_RUBRIC",
     "Calibration",
     "CalibrationError",
     "Criterion",
@@ -43,7 +45,10 @@ __all__ = [
     "VerdictFailed",
     "calibrate",
     "cohen_kappa",
+    "configure_semantic_checks",
+    "constraint_check",
     "judge",
     "labelled_set",
     "register_judge",
+    "rubric_postcondition",
 ]

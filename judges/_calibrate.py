@@ -205,7 +205,7 @@ def labelled_set() -> tuple[list[LabelledExample], dict[str, Rubric]]:
     text = resources.files("judges").joinpath("data/labelled.yaml").read_text(encoding="utf-8")
     data = yaml.safe_load(text)
     rubrics = {
-        name: Rubric.from_dict(body, source=f"judges/data/labelled.yaml: rubrics.{name}")
+        name: Rubric.from_dict({"name": name, **body}, source=f"judges/data/labelled.yaml: rubrics.{name}")
         for name, body in data["rubrics"].items()
     }
     examples = [LabelledExample.model_validate(e) for e in data["examples"]]
