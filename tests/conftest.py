@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import socket
 import sys
 from collections.abc import Callable, Iterator
@@ -13,6 +15,27 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _support.fake_openai import FakeOpenAI
+
+# Import once here what every in-process pytester run would otherwise import (and, with
+# PYTHONDONTWRITEBYTECODE set, assertion-rewrite) again: pytester keeps modules loaded before it.
+for _name in (
+    "hypothesis",
+    "openai",
+    "pandas",
+    "matplotlib.pyplot",
+    "harness._plugin",
+    "harness._fixture",
+    "harness._session",
+    "harness._report",
+    "harness._checks",
+    "harness._cassette",
+    "harness._replay",
+    "faults",
+    "judges",
+    "scenarios",
+):
+    with contextlib.suppress(ImportError):
+        importlib.import_module(_name)
 
 API_KEY = "sk-test-4f9c2b7e1d8a6c3b5e0f9a2d"
 
