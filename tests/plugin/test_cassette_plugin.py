@@ -16,8 +16,9 @@ import openai
 from harness import agent
 
 async def answer(question):
-    client = openai.AsyncOpenAI(base_url=os.environ["FAKE_OPENAI_URL"], api_key="sk-test-0123456789abcdefghij",
-                                max_retries=0)
+    client = openai.AsyncOpenAI(
+        base_url=os.environ["FAKE_OPENAI_URL"], api_key="sk-test-0123456789abcdefghij", max_retries=0
+    )
     async with agent("answerer"):
         reply = await client.chat.completions.create(
             model="m", messages=[{{"role": "user", "content": question}}]
