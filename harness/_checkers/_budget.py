@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from harness._checkers._common import step
+from harness._checkers._common import events, step
 from harness._checks import Violation, checker
 from harness._events import AgentStart, LLMCall
 from harness._runlog import RunLog
@@ -103,7 +103,7 @@ def context_budget(log: RunLog, /, **context: Any) -> list[Violation]:
     """An agent's prompt exceeded its declared token budget."""
     budgets: dict[str, AgentStart] = {}  # step id of the agent scope -> its start, when it has a budget
     found: list[Violation] = []
-    for event in log:
+    for event in events(log, "agent_start", "llm_call"):
         if isinstance(event, AgentStart):
             if event.budget_tokens is not None:
                 budgets[event.step_id] = event

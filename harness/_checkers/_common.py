@@ -8,6 +8,7 @@ same way.
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -40,6 +41,7 @@ __all__ = [
     "MARKER_KEYS",
     "brief",
     "describe",
+    "events",
     "run_end",
     "step",
     "surfaces_failure",
@@ -162,6 +164,53 @@ def describe(event: AnyEvent) -> str:
 def step(event: AnyEvent) -> str:
     """``step 12 (tool_call send_email(...), agent notifier, attempt 1, status ok)``."""
     return f"step {event.seq} ({describe(event)})"
+
+
+class _Index:
+    """The events of one log bucketed by kind, so that each checker reads only the kinds it needs."""
+
+    __slots__ = ("buckets", "length", "log", "merged")
+
+    def __init__(self, log: RunLog) -> None:
+        self.log = log
+        self.length = len(log)
+        buckets: dict[str, list[AnyEvent]] = {}
+        for event in log:
+            bucket = buckets.get(event.kind)
+            if bucket is None:
+                buckets[event.kind] = [event]
+            else:
+                bucket.append(event)
+        self.buckets = buckets
+        self.merged: dict[tuple[str, ...], list[AnyEvent]] = {}
+
+
+_LAST: list[_Index] = []  # the index of the log checked last (run_checks calls every checker on one log)
+
+
+def events(log: RunLog, *kinds: str) -> list[AnyEvent]:
+    """The events of ``log`` whose kind is one of ``kinds``, in order (shared, do not modify).
+
+    The log is bucketed by kind once and the buckets are reused by every checker that
+    runs on the same log (a run log is append-only, so its length identifies its content).
+    """
+    index = _LAST[0] if _LAST else None
+    if index is None or index.log is not log or index.length != len(log):
+        index = _Index(log)
+        _LAST[:] = [index]
+    if len(kinds) == 1:
+        return index.buckets.get(kinds[0], [])
+    key = tuple(sorted(kinds))
+    merged = index.merged.get(key)
+    if merged is None:
+        parts = [index.buckets[k] for k in key if k in index.buckets]
+        merged = parts[0] if len(parts) == 1 else list(heapq.merge(*parts, key=_seq))
+        index.merged[key] = merged
+    return merged
+
+
+def _seq(event: AnyEvent) -> int:
+    return event.seq
 
 
 def run_end(log: RunLog) -> RunEnd | None:

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness._checkers._common import brief, describe, run_end, step, surfaces_failure
+from harness._checkers._common import brief, describe, events, run_end, step, surfaces_failure
 from harness._checks import Violation, checker
-from harness._events import AgentEnd, AgentStart, Postcondition, RunEnd
+from harness._events import AgentEnd, AgentStart, Postcondition
 from harness._runlog import RunLog
 
 __all__ = ["phantom_completion"]
@@ -38,8 +38,8 @@ def phantom_completion(log: RunLog, /, **context: Any) -> list[Violation]:
     scope_end: dict[str, AgentEnd] = {}
     latest_end: dict[str, AgentEnd] = {}  # agent name -> its latest end so far
     reported: dict[int, AgentEnd | None] = {}  # postcondition seq -> the end of the agent it judges
-    for event in log:
-        if isinstance(event, RunEnd):
+    for event in events(log, "agent_start", "agent_end", "postcondition"):
+        if event.seq > end.seq:
             break
         if isinstance(event, AgentStart):
             scope_name[event.step_id] = event.name

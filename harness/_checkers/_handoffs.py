@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from harness._checkers._common import brief, describe, run_end, step
+from harness._checkers._common import brief, describe, events, run_end, step
 from harness._checkers._semantic import semantic_checks
 from harness._checks import Violation, checker
 from harness._events import Constraint, Handoff
@@ -38,7 +38,7 @@ _MAX_DEPTH = 4
 def handoff_contract(log: RunLog, /, **context: Any) -> list[Violation]:
     """A handoff payload failed its declared schema."""
     found: list[Violation] = []
-    for event in log:
+    for event in events(log, "handoff"):
         if not isinstance(event, Handoff) or event.valid is not False:
             continue
         schema = f" schema {event.schema_name}" if event.schema_name else " declared schema"
@@ -120,6 +120,9 @@ def carries(carrier: Any, name: str, value: Any) -> bool:
         return all(carries(carrier, str(k), v) for k, v in value.items()) if value else True
     if isinstance(value, list | tuple):
         return all(carries(carrier, name, v) for v in value)
+    # Fast path: a top-level field of that name holding the value.
+    if isinstance(carrier, Mapping) and name in carrier and _same(carrier[name], value):
+        return True
     return _contains(carrier, name, value, _texts(value))
 
 
@@ -208,7 +211,7 @@ def _synthetic(ob: _Obligation, handoff: Handoff) -> Constraint:
 def goal_drift(log: RunLog, /, **context: Any) -> list[Violation]:
     """A hard constraint declared on the task is missing from a later handoff or the final output."""
     obligations: dict[tuple[str, str], _Obligation] = {}
-    for event in log:
+    for event in events(log, "constraint", "handoff"):
         if isinstance(event, Constraint):
             key = _key(event.name, event.value)
             if key not in obligations:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness._checkers._common import run_end, step
+from harness._checkers._common import events, run_end, step
 from harness._checks import Violation, checker
 from harness._events import Wait
 from harness._runlog import RunLog
@@ -50,7 +50,7 @@ def liveness(log: RunLog, /, **context: Any) -> list[Violation]:
     cycles: list[list[Wait]] = []
     seen_cycles: set[frozenset[str]] = set()
     begins: list[Wait] = []
-    for event in log:
+    for event in events(log, "wait"):
         if not isinstance(event, Wait):
             continue
         waiter = event.waiter or event.agent or "?"
@@ -92,10 +92,12 @@ def liveness(log: RunLog, /, **context: Any) -> list[Violation]:
         broken = [ends[w.seq] for w in cycle if w.seq in ends and ends[w.seq].outcome in _SELF_RESOLVED]
         if broken:
             continue
+        first = min(range(len(cycle)), key=lambda i: cycle[i].seq)
+        cycle = cycle[first:] + cycle[:first]  # start the ring at the earliest wait
         names = [w.waiter or w.agent or "?" for w in cycle]
         ring = " -> ".join([*names, names[0]])
-        lets = "; ".join(step(w) for w in cycle)
-        closings = [ends[w.seq] for w in cycle if w.seq in ends]
+        lets = "; then ".join(step(w) for w in sorted(cycle, key=lambda w: w.seq))
+        closings = sorted((ends[w.seq] for w in cycle if w.seq in ends), key=lambda e: e.seq)
         how = (
             "the waits ended only when the runner cancelled them ("
             + ", ".join(f"step {e.seq}, outcome {e.outcome}" for e in closings)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness._checkers._common import describe, step
+from harness._checkers._common import describe, events, step
 from harness._checks import Violation, checker
 from harness._events import AgentEnd, AgentStart, Join, RunEnd, Spawn
 from harness._runlog import RunLog
@@ -31,7 +31,7 @@ def orphaned_work(log: RunLog, /, **context: Any) -> list[Violation]:
     spawned: dict[str, list[Spawn]] = {}
     end: RunEnd | None = None
     late_ends: dict[int, AgentEnd] = {}
-    for event in log:
+    for event in events(log, "agent_start", "agent_end", "spawn", "join", "run_end"):
         if isinstance(event, RunEnd):
             end = end or event
         elif end is None:

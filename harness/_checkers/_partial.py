@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness._checkers._common import brief, describe, run_end, step, surfaces_failure
+from harness._checkers._common import brief, describe, events, run_end, step, surfaces_failure
 from harness._checks import Violation, checker
-from harness._events import AgentEnd, AgentStart, Join, RunEnd
+from harness._events import AgentEnd, AgentStart, Join
 from harness._runlog import RunLog
 
 __all__ = ["silent_partial_failure"]
@@ -33,8 +33,8 @@ def silent_partial_failure(log: RunLog, /, **context: Any) -> list[Violation]:
     started: dict[int, AgentStart] = {}
     last_ok_start: dict[str, int] = {}  # agent name -> seq of the latest instance that ended ok
     last_ok_join: dict[str, int] = {}
-    for event in log:
-        if isinstance(event, RunEnd):
+    for event in events(log, "agent_start", "agent_end", "join"):
+        if event.seq > end.seq:
             break
         if isinstance(event, AgentStart):
             started[event.seq] = event

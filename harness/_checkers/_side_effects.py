@@ -18,7 +18,7 @@ import bisect
 from collections.abc import Mapping
 from typing import Any
 
-from harness._checkers._common import describe, run_end, step
+from harness._checkers._common import describe, events, run_end, step
 from harness._checks import Violation, checker
 from harness._events import Compensation, ToolCall
 from harness._runlog import RunLog
@@ -46,7 +46,7 @@ _FAILED_OUTCOMES = frozenset(
 def duplicate_side_effects(log: RunLog, /, **context: Any) -> list[Violation]:
     """The same side-effecting tool call executed more than once with no idempotency key deduplicating it."""
     intents: dict[tuple[str, str], list[ToolCall]] = {}
-    for event in log:
+    for event in events(log, "tool_call"):
         if (
             isinstance(event, ToolCall)
             and event.side_effect
@@ -138,7 +138,7 @@ def saga_compensation(log: RunLog, /, **context: Any) -> list[Violation]:
     keyed: set[tuple[str, str]] = set()
     pairs: list[tuple[ToolCall, Any]] = []  # (effect, compensating event), in compensation order
     previous: Any = None
-    for event in log:
+    for event in events(log, "tool_call", "compensation"):
         if isinstance(event, ToolCall):
             if (
                 event.side_effect
@@ -162,7 +162,11 @@ def saga_compensation(log: RunLog, /, **context: Any) -> list[Violation]:
             and event.status == "ok"
             # The instrumentation emits one right after the compensating tool call (handled above);
             # a Compensation on its own is a user-declared compensation.
-            and not (isinstance(previous, ToolCall) and previous.name == event.tool)
+            and not (
+                isinstance(previous, ToolCall)
+                and previous.name == event.tool
+                and previous.seq == event.seq - 1
+            )
         ):
             effects = outstanding.get(event.for_tool, [])
             index = next(

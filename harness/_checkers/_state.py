@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness._checkers._common import step
+from harness._checkers._common import events, step
 from harness._checks import Violation, checker
 from harness._events import StateRead, StateWrite, ToolCall
 from harness._runlog import RunLog
@@ -32,7 +32,7 @@ def lost_update(log: RunLog, /, **context: Any) -> list[Violation]:
     known: dict[tuple[str, str, str], tuple[int, int]] = {}  # (store, key, agent) -> (version, seq seen)
     made_by: dict[tuple[str, str], dict[int, int]] = {}  # (store, key) -> {version: seq of the write}
     found: list[Violation] = []
-    for event in log:
+    for event in events(log, "state_read", "state_write"):
         if isinstance(event, StateRead):
             known[(event.store, event.key, event.agent or "")] = (event.version, event.seq)
             continue
@@ -96,7 +96,7 @@ def stale_fencing_token(log: RunLog, /, **context: Any) -> list[Violation]:
     """An action was accepted with a fencing token lower than one already seen (split brain)."""
     highest: dict[str, tuple[int, int]] = {}  # resource -> (token, seq of the action that presented it)
     found: list[Violation] = []
-    for event in log:
+    for event in events(log, "state_write", "tool_call"):
         if isinstance(event, StateWrite):
             if event.fencing_token is None or not event.accepted:
                 continue

@@ -22,11 +22,11 @@ Anything else was swallowed.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
-from harness._checkers._common import brief, describe, run_end, step, surfaces_failure
+from harness._checkers._common import brief, describe, events, run_end, step, surfaces_failure
 from harness._checks import Violation, checker
-from harness._events import AgentEnd, AgentStart, DeadLetter, Escalation, RunEnd, ToolCall
+from harness._events import AgentEnd, AgentStart, DeadLetter, Escalation, ToolCall
 from harness._runlog import RunLog
 
 __all__ = ["unhandled_tool_failure"]
@@ -54,24 +54,27 @@ def unhandled_tool_failure(log: RunLog, /, **context: Any) -> list[Violation]:
     end = run_end(log)
     if end is None or end.status != "ok":
         return []
+    calls = [c for c in cast(list[ToolCall], events(log, "tool_call")) if c.seq < end.seq]
+    failures = [c for c in calls if c.status in _FAILED]
+    if not failures:
+        return []
+    failed_keys = {(f.name, f.args_digest) for f in failures}
     max_attempt: dict[tuple[str, str], int] = {}
     succeeded: set[tuple[str, str]] = set()
-    failures: list[ToolCall] = []
+    for call in calls:
+        key = (call.name, call.args_digest)
+        if key in failed_keys:
+            max_attempt[key] = max(max_attempt.get(key, 0), call.attempt)
+            if call.status == "ok":
+                succeeded.add(key)
     parents: dict[str, str | None] = {}
     scope_end: dict[str, AgentEnd] = {}
     letters: list[DeadLetter] = []
     escalations: list[Escalation] = []
-    for event in log:
-        if isinstance(event, RunEnd):
+    for event in events(log, "agent_start", "agent_end", "dead_letter", "escalation"):
+        if event.seq > end.seq:
             break
-        if isinstance(event, ToolCall):
-            key = (event.name, event.args_digest)
-            max_attempt[key] = max(max_attempt.get(key, 0), event.attempt)
-            if event.status == "ok":
-                succeeded.add(key)
-            elif event.status in _FAILED:
-                failures.append(event)
-        elif isinstance(event, AgentStart):
+        if isinstance(event, AgentStart):
             parents[event.step_id] = event.parent_step_id
         elif isinstance(event, AgentEnd):
             scope_end[event.step_id] = event
@@ -79,8 +82,6 @@ def unhandled_tool_failure(log: RunLog, /, **context: Any) -> list[Violation]:
             letters.append(event)
         elif isinstance(event, Escalation):
             escalations.append(event)
-    if not failures:
-        return []
     letter_steps = {d.for_step for d in letters if d.for_step}
     escalation_steps = {e.for_step for e in escalations if e.for_step}
     # Latest dead letter without for_step, per (tool, args) and per tool with empty args.

@@ -119,7 +119,7 @@ def test_wait_for_cycle_broken_only_by_the_deadline() -> None:
     [v] = liveness(b.log)
     assert v.severity == "critical"
     assert w1.seq in v.steps and w2.seq in v.steps and e1.seq in v.steps
-    assert "executor -> planner -> executor" in v.message
+    assert "planner -> executor -> planner" in v.message
     assert "cycle in the wait-for graph" in v.message
     assert f"passed its virtual deadline (virtual deadline of 600 s passed) at step {end.seq}" in v.message
 
@@ -141,7 +141,7 @@ def test_three_way_cycle_never_ended() -> None:
     b.wait("begin", "c", "a", "r3")
     b.run_end("ok")
     [v] = liveness(b.log)
-    assert "a -> b -> c -> a" in v.message.replace("c -> a -> b -> c", "a -> b -> c -> a")
+    assert "a -> b -> c -> a" in v.message
     assert "none of the waits ever ended" in v.message
 
 
