@@ -19,6 +19,7 @@ each (also nested, pytester in-process) pytest session keeps its own rows.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -60,8 +61,14 @@ class ProgressLine:
     test's captured output or in the middle of a line.
     """
 
-    def __init__(self, config: pytest.Config, *, interval: float = 2.0) -> None:
+    def __init__(self, config: pytest.Config, *, interval: float | None = None) -> None:
         self.config = config
+        if interval is None:
+            # BROWNOUT_PROGRESS_INTERVAL: seconds between progress lines (default 2).
+            try:
+                interval = float(os.environ.get("BROWNOUT_PROGRESS_INTERVAL", "") or 2.0)
+            except ValueError:
+                interval = 2.0
         self.interval = interval
         self._last = 0.0
 

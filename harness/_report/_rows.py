@@ -139,9 +139,13 @@ class ResultRow(BaseModel):
 
 
 def fault_kind(event: FaultInjected) -> str:
-    """``site.effect`` of an injected fault, e.g. ``tool.error`` or ``llm.rate_limit``."""
+    """``site.effect`` of an injected fault, e.g. ``tool.error`` or ``llm.rate_limit`` (no parameters)."""
     site = event.site.split(":", 1)[0].split(".", 1)[0]
-    return f"{site}.{event.effect}"
+    effect = event.fault.get("effect") if isinstance(event.fault, Mapping) else None
+    kind = effect.get("kind") if isinstance(effect, Mapping) else None
+    if not isinstance(kind, str) or not kind:
+        kind = event.effect.split("(", 1)[0].strip() or "?"
+    return f"{site}.{kind}"
 
 
 def classify(

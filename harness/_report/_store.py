@@ -64,7 +64,6 @@ def write_results(directory: Path, rows: Sequence[ResultRow], *, fmt: str | None
     fmt = fmt or ("parquet" if has_parquet() else "csv")
     if fmt not in ("parquet", "csv"):
         raise ReportError(f"results format {fmt!r} is not supported; use 'parquet' or 'csv'.")
-    frame = results_frame(rows)
     if fmt == "parquet":
         if not has_parquet():
             raise ReportError(
@@ -72,12 +71,70 @@ def write_results(directory: Path, rows: Sequence[ResultRow], *, fmt: str | None
                 "`pip install brownout[parquet]`, or use the CSV format."
             )
         target, other = directory / PARQUET, directory / CSV
-        _atomic(target, lambda tmp: frame.to_parquet(tmp, index=False))
+        _atomic(target, lambda tmp: _write_parquet(tmp, rows))
     else:
+        frame = results_frame(rows)
         target, other = directory / CSV, directory / PARQUET
         _atomic(target, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
     other.unlink(missing_ok=True)
     return target
+
+
+def _schema() -> Any:
+    import pyarrow as pa
+
+    types = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
+    return pa.schema(
+        [
+            (name, types.get(getattr(f.annotation, "__name__", ""), pa.string()))
+            for name, f in ResultRow.model_fields.items()
+        ]
+    )
+
+
+# pyarrow directly rather than pandas' parquet engine: the same bytes for the same rows, and no
+# pandas extension types registered (pytester's in-process runs unload and reload modules).
+def _write_parquet(path: str, rows: Sequence[ResultRow]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pylist([r.model_dump() for r in rows], schema=_schema())
+    pq.write_table(table, path)
+
+
+def _read_parquet(path: Path) -> list[ResultRow]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:
+        raise ReportError(
+            f"{path}: not a readable parquet file ({exc}). Re-run pytest to regenerate it."
+        ) from None
+    return _rows_from_records(path, table.column_names, table.to_pylist())
+
+
+def _rows_from_records(
+    source: Path, columns: Sequence[str], records: Sequence[dict[str, Any]]
+) -> list[ResultRow]:
+    missing = [c for c in _columns() if c not in columns]
+    if missing:
+        raise ReportError(
+            f"{source}: columns {', '.join(missing)} are missing; the table was written by another version "
+            "of brownout. Re-run pytest to regenerate it."
+        )
+    rows = []
+    for number, record in enumerate(records, start=1):
+        try:
+            clean = {
+                k: (v.item() if hasattr(v, "item") else v)
+                for k, v in record.items()
+                if k in ResultRow.model_fields
+            }
+            rows.append(ResultRow(**clean))
+        except Exception as exc:
+            raise ReportError(f"{source}: row {number} is not a valid result row: {exc}") from None
+    return rows
 
 
 def read_results(directory: Path) -> list[ResultRow]:
@@ -91,8 +148,7 @@ def read_results(directory: Path) -> list[ResultRow]:
                 f"{parquet}: reading parquet needs pyarrow, which is not installed. Install it with "
                 "`pip install brownout[parquet]`."
             )
-        frame = pd.read_parquet(parquet)
-        source = parquet
+        return _read_parquet(parquet)
     elif csv.is_file():
         kinds = {"int": "int64", "float": "float64", "bool": "bool"}
         dtypes = {
@@ -107,17 +163,4 @@ def read_results(directory: Path) -> list[ResultRow]:
             f"{where}: no {PARQUET} or {CSV} here. Point at a directory written by "
             "`pytest --chaos-report DIR` (default reports/latest)."
         )
-    missing = [c for c in _columns() if c not in frame.columns]
-    if missing:
-        raise ReportError(
-            f"{source}: columns {', '.join(missing)} are missing; the table was written by another version "
-            "of brownout. Re-run pytest to regenerate it."
-        )
-    rows = []
-    for number, record in enumerate(frame[_columns()].to_dict("records"), start=1):
-        try:
-            clean = {k: (v.item() if hasattr(v, "item") else v) for k, v in record.items()}
-            rows.append(ResultRow(**clean))
-        except Exception as exc:
-            raise ReportError(f"{source}: row {number} is not a valid result row: {exc}") from None
-    return rows
+    return _rows_from_records(source, list(frame.columns), frame.to_dict("records"))

@@ -1,0 +1,232 @@
+"""The reliability report end to end through pytest: rows, outcomes, xdist, report files, progress."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import shlex
+from pathlib import Path
+
+# loaded once here rather than in every in-process pytest run
+import matplotlib.backends.backend_svg
+import matplotlib.figure  # noqa: F401
+import pandas as pd
+import pytest
+
+from harness._report import read_results, results_frame
+
+pytest_plugins = ["pytester"]
+
+# Imported once here, so that pytester's in-process runs reuse these modules instead of importing
+# (and assertion-rewriting) them again in every run: that alone costs seconds per run.
+for _module in (
+    "hypothesis",
+    "matplotlib.figure",
+    "matplotlib.backends.backend_svg",
+    "pyarrow.parquet",
+    "faults",
+    "harness._cassette",
+    "harness._checks",
+    "harness._checkers",
+    "harness._fixture",
+    "harness._report._build",
+    "harness._session",
+):
+    importlib.import_module(_module)
+
+SYSTEM = '''
+import asyncio
+from harness import agent, tool
+
+SENT = []
+
+@tool(side_effect=True)
+def send_email(to, *, idempotency_key=None):
+    SENT.append(to)
+    return "sent"
+
+async def notify_naive(users):
+    """Swallows a failed send and still reports every user as notified."""
+    async with agent("notifier"):
+        done = []
+        for user in users:
+            try:
+                send_email(user)
+            except Exception:
+                pass
+            done.append(user)
+            await asyncio.sleep(1)
+    return {"notified": done}
+
+async def notify_retry(users):
+    """Retries a failed send once: recovers from a single fault."""
+    async with agent("notifier"):
+        for user in users:
+            try:
+                send_email(user)
+            except ConnectionError:
+                send_email(user)
+            await asyncio.sleep(1)
+    return {"notified": list(users)}
+
+async def notify_strict(users):
+    """Lets a failed send propagate: a loud failure."""
+    async with agent("notifier"):
+        for user in users:
+            send_email(user)
+            await asyncio.sleep(1)
+    return {"notified": list(users)}
+'''
+
+TESTS = """
+import pytest
+import system
+
+@pytest.mark.chaos(checks="none")
+def test_naive(chaos):
+    system.SENT.clear()
+    run = chaos.run(system.notify_naive, ["a", "b"])
+    assert run.output["notified"] == system.SENT, "reported users that never got the email"
+
+def test_naive_checked(chaos):
+    chaos.run(system.notify_naive, ["a", "b"])
+
+def test_strict(chaos):
+    run = chaos.run(system.notify_strict, ["a", "b"])
+    assert run.output["notified"] == ["a", "b"]
+
+def test_retry(chaos):
+    chaos.run(system.notify_retry, ["a"])
+
+def test_twice(chaos):
+    for _ in range(3):
+        chaos.run(system.notify_retry, ["c"])
+"""
+
+
+PLAN = json.dumps(
+    {"faults": [{"site": "tool", "target": "send_email", "call": 1, "effect": {"kind": "error"}}]}
+)
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(system=SYSTEM, test_notify=TESTS)
+    return pytester
+
+
+def _table(directory: Path) -> pd.DataFrame:
+    # Read through brownout (pyarrow) rather than pandas' parquet engine: pytester unloads modules a
+    # test imported, and pandas' arrow extension types cannot be registered twice in one process.
+    frame = results_frame(read_results(directory))
+    return frame.sort_values(["test", "index"]).reset_index(drop=True)
+
+
+def test_baseline_rows_and_report(project: pytest.Pytester) -> None:
+    out = project.path / "rep"
+    result = project.runpytest("-p", "no:cacheprovider", f"--chaos-report={out}")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(
+        ["*- brownout -*", "7 run(s) of 5 test(s): 7 pass", "report: *rep*report.html"]
+    )
+    frame = _table(out)
+    assert list(frame.test.str.split("::").str[-1]) == [
+        "test_naive",
+        "test_naive_checked",
+        "test_retry",
+        "test_strict",
+        "test_twice",
+        "test_twice",
+        "test_twice",
+    ]
+    assert set(frame.outcome) == {"pass"} and set(frame["mode"]) == {"baseline"}
+    assert list(frame.final) == [True, True, True, True, False, False, True]
+    assert frame.system.iloc[0] == "system:notify_naive"
+    assert frame.tool_calls.iloc[0] == 2 and frame.duration.iloc[0] == 2.0
+    assert frame.checkers_run.iloc[0] == ""  # checks="none"
+    assert "duplicate_side_effects" in frame.checkers_run.iloc[1].split(",")
+    assert (out / "summary.md").read_text(encoding="utf-8").startswith("## brownout reliability report")
+
+
+def test_plain_pytest_writes_no_report_but_counts_runs(project: pytest.Pytester) -> None:
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["7 run(s) of 5 test(s): 7 pass"])
+    assert not (project.path / "reports").exists()
+
+
+def test_faulted_runs_are_classified_silent_loud_handled(project: pytest.Pytester) -> None:
+    out = project.path / "rep"
+    result = project.runpytest("-p", "no:cacheprovider", f"--chaos-report={out}", f"--chaos-plan={PLAN}")
+    result.assert_outcomes(passed=2, failed=3)
+    # silent failures are listed first in the terminal summary
+    result.stdout.fnmatch_lines(
+        [
+            "7 run(s) of 5 test(s): 2 silent, 1 loud, 4 handled",
+            "  silent        test_notify.py::test_naive  (assertion)",
+            "  silent        test_notify.py::test_naive_checked  (unhandled_tool_failure)",
+            "  loud          test_notify.py::test_strict  (ConnectionError)",
+        ]
+    )
+    frame = _table(out).set_index("test")
+    naive = frame.loc["test_notify.py::test_naive"]
+    assert naive.outcome == "silent"
+    assert "reported users that never got the email" in naive.assertion
+    assert naive.fault_kinds == "tool.error" and naive.faults_injected == 1 and naive["mode"] == "plan"
+    strict = frame.loc["test_notify.py::test_strict"]
+    assert strict.outcome == "loud" and strict.error_type == "ConnectionError"
+    # the reproduce command re-runs exactly this plan
+    command = shlex.split(naive.reproduce)
+    assert command[:2] == ["pytest", "test_notify.py::test_naive"]
+    assert json.loads(command[2].split("=", 1)[1]) == json.loads(
+        frame.loc["test_notify.py::test_naive"].fault_plan
+    )
+    # the failing runs' logs are stored and linked; the report shows the swimlane
+    assert (out / naive.log).is_file() and (out / strict.log).is_file()
+    checked = frame.loc["test_notify.py::test_naive_checked"]
+    assert checked.outcome == "silent" and checked.checkers_violated == "unhandled_tool_failure"
+    assert frame.loc["test_notify.py::test_retry"].outcome == "handled"
+    assert frame.loc["test_notify.py::test_retry"].log == ""  # only failing runs keep their log
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert 'alt="swimlane of test_notify.py::test_naive"' in page
+    assert page.index("test_notify.py::test_naive</code></h3>") < page.index(
+        "test_notify.py::test_strict</code></h3>"
+    )
+    summary = (out / "summary.md").read_text(encoding="utf-8")
+    assert "tool[send_email]#1: error(ConnectionError)" in summary
+    # and `brownout report` re-renders the same bytes from what is stored
+    from harness._cli import main as cli_main
+
+    before = page.encode("utf-8")
+    assert cli_main(["report", str(out)]) == 0
+    assert (out / "report.html").read_bytes() == before
+
+
+def test_rows_from_xdist_workers_reach_the_controller(project: pytest.Pytester) -> None:
+    out = project.path / "rep"
+    result = project.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-n", "2", f"--chaos-report={out}", f"--chaos-plan={PLAN}"
+    )
+    result.assert_outcomes(passed=2, failed=3)
+    result.stdout.fnmatch_lines(["7 run(s) of 5 test(s): 2 silent, 1 loud, 4 handled"])
+    frame = _table(out)
+    assert len(frame) == 7 and sorted(frame.outcome) == ["handled"] * 4 + ["loud", "silent", "silent"]
+    assert "brownout" not in "".join(line for line in result.stdout.lines if line.startswith("[gw"))
+
+
+def test_progress_lines_are_whole_lines_under_verbose(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BROWNOUT_PROGRESS_INTERVAL", "0")
+    result = project.runpytest("-p", "no:cacheprovider", "-v", "-k", "twice")
+    result.assert_outcomes(passed=1)
+    lines = [line for line in result.stdout.lines if "brownout: test_notify.py::test_twice:" in line]
+    counts = [
+        re.fullmatch(r"brownout: \S+: (\d) run\(s\) explored, 0 failing so far \(\d+ s\)", line)
+        for line in lines
+    ]
+    assert [m.group(1) if m else line for m, line in zip(counts, lines, strict=True)] == ["1", "2", "3"]
+    assert all(line.startswith("brownout: ") for line in lines)  # never glued to pytest's own output
+    quiet = project.runpytest("-p", "no:cacheprovider", "-k", "twice")
+    assert not [line for line in quiet.stdout.lines if "run(s) explored" in line]
