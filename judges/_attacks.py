@@ -178,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--base-url", default=None, help="a running OpenAI-compatible endpoint")
     parser.add_argument("--model", default="smollm2", help="the judge model (default smollm2)")
     parser.add_argument("--details", action="store_true", help="also list which attacks flipped a verdict")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per judge request when recording")
     args = parser.parse_args(argv)
     return _with_endpoint(args, _run_attacks)
 
@@ -197,13 +198,14 @@ def _with_endpoint(args: argparse.Namespace, body: Any) -> int:
         with Judge(args.model, base_url=args.base_url or "http://127.0.0.1:9/v1", cassette=args.cassette) as judge:
             return int(body(judge, args))
     if args.base_url:
-        with Judge(args.model, base_url=args.base_url, cassette=args.cassette,
+        with Judge(args.model, base_url=args.base_url, cassette=args.cassette, timeout=args.timeout,
                    record_mode="new_episodes") as judge:
             return int(body(judge, args))
     from scenarios._llm_server import LocalLLMServer
 
     with LocalLLMServer(model_alias=args.model) as server, Judge(
-        args.model, base_url=server.base_url, cassette=args.cassette, record_mode="new_episodes"
+        args.model, base_url=server.base_url, cassette=args.cassette, timeout=args.timeout,
+        record_mode="new_episodes",
     ) as judge:
         return int(body(judge, args))
 

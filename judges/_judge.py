@@ -290,7 +290,7 @@ class Judge(JudgeLike):
         api_key: str | None = None,
         prompt: PromptStyle = "hardened",
         temperature: float = 0.0,
-        max_tokens: int = 400,
+        max_tokens: int = 256,
         seed: int | None = None,
         sample: int = 0,
         constrain: bool = True,
@@ -324,7 +324,7 @@ class Judge(JudgeLike):
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 16:
             raise JudgeConfigError(
                 f"Judge(max_tokens={max_tokens!r}): must be an int >= 16; the reply is a JSON object with a "
-                "rationale and one score per criterion (400 is plenty)."
+                "rationale and one score per criterion (256 is plenty)."
             )
         if record_mode not in ("none", "once", "new_episodes", "all"):
             raise JudgeConfigError(

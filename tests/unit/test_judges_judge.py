@@ -43,7 +43,7 @@ def test_scored_verdict_and_the_request_sent() -> None:
     assert "api_key" not in verdict.judge.args
     [request] = endpoint.requests
     assert request["temperature"] == 0.0
-    assert request["max_tokens"] == 400 and "max_completion_tokens" not in request
+    assert request["max_tokens"] == 256 and "max_completion_tokens" not in request
     assert request["response_format"]["type"] == "json_object"
     schema = request["response_format"]["schema"]
     assert schema["properties"]["scores"]["properties"]["clear"] == {"type": "integer", "enum": [1, 2, 3]}

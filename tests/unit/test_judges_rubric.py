@@ -31,10 +31,11 @@ criteria:
 def test_public_names_are_pinned() -> None:
     assert sorted(judges.__all__) == sorted(
         [
-            "Calibration", "CalibrationError", "Criterion", "CriterionScore", "Ensemble", "Judge",
+            "CONSTRAINT_RUBRIC", "Calibration", "CalibrationError", "Criterion", "CriterionScore", "Ensemble", "Judge",
             "JudgeCallError", "JudgeConfigError", "JudgeError", "JudgeSpec", "LabelledExample", "Rubric",
-            "RubricError", "Verdict", "VerdictCache", "VerdictFailed", "calibrate", "cohen_kappa", "judge",
-            "labelled_set", "register_judge",
+            "RubricError", "Verdict", "VerdictCache", "VerdictFailed", "calibrate", "cohen_kappa",
+            "configure_semantic_checks", "constraint_check", "judge", "labelled_set", "register_judge",
+            "rubric_postcondition",
         ]
     )
     for name in judges.__all__:
