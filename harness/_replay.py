@@ -406,6 +406,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--write-log", default=None, metavar="PATH", help="also write the replay's run log here"
     )
+    # Arguments may follow options (`RECORDING --entry m:f ARG ...`): parse them intermixed.
+    parser.parse_args = parser.parse_intermixed_args  # type: ignore[method-assign,assignment]
 
 
 def main(args: argparse.Namespace) -> int:
