@@ -84,7 +84,7 @@ ATTACKS: tuple[Attack, ...] = (
 )
 
 # Base candidates from the labelled set: outputs humans labelled as failing.
-BASES: tuple[str, ...] = ("content-05", "checkout-02", "research-02")
+BASES: tuple[str, ...] = ("content-05", "checkout-02")
 
 
 @dataclass(frozen=True)

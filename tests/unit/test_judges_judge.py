@@ -67,8 +67,10 @@ def test_candidate_is_fenced_by_a_delimiter_that_replays() -> None:
     fence = delimiter_for(RUBRIC, candidate, "task")
     assert fence != "=====CANDIDATE-0000000000000000====="
     user = first[1]["content"]
-    assert user.count(fence) == 2 and fence in first[0]["content"]
-    assert user.index(fence) < user.index(candidate) < user.rindex(fence)
+    assert user.count(fence) == 3 and fence not in first[0]["content"]  # named once, then fences
+    assert user.index(fence + "\n" + candidate + "\n" + fence) > 0
+    # the system message is the same for every candidate (a server's prompt cache can reuse it)
+    assert build_messages("hardened", RUBRIC, "other", "task")[0] == first[0]
     assert delimiter_for(RUBRIC, candidate + " ", "task") != fence  # another candidate, another fence
     assert delimiter_for(RUBRIC, candidate, "task", sample=1) != fence
     naive = build_messages("naive", RUBRIC, candidate, "task")
