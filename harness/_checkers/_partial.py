@@ -4,7 +4,8 @@ Rule (also in docs/checkers.md): a *part failed* when, before the run ended, an 
 ended ``error``, ``timeout``, ``killed`` or ``cancelled``, or a spawned task was joined
 with outcome ``error`` or ``timeout``. The failure is *recovered* when a later instance
 of the same agent (started after the failure) ended ``ok``, or the same task was later
-joined ``ok`` (a retry). It is *surfaced* when the run did not end ``ok`` or the final
+joined ``ok`` (a retry); a *cancelled* agent is also recovered when another instance of
+the same agent ended ``ok`` at any time (the loser of a hedged request). It is *surfaced* when the run did not end ``ok`` or the final
 output admits it (see :func:`harness._checkers._common.surfaces_failure`). A part that
 failed, was not recovered and was not surfaced is a violation.
 """
@@ -32,6 +33,7 @@ def silent_partial_failure(log: RunLog, /, **context: Any) -> list[Violation]:
     failures: list[AgentEnd | Join] = []
     started: dict[int, AgentStart] = {}
     last_ok_start: dict[str, int] = {}  # agent name -> seq of the latest instance that ended ok
+    ended_ok: set[str] = set()
     last_ok_join: dict[str, int] = {}
     for event in events(log, "agent_start", "agent_end", "join"):
         if event.seq > end.seq:
@@ -43,6 +45,7 @@ def silent_partial_failure(log: RunLog, /, **context: Any) -> list[Violation]:
                 failures.append(event)
             elif event.status == "ok":
                 last_ok_start[event.name] = max(last_ok_start.get(event.name, -1), event.start_seq)
+                ended_ok.add(event.name)
         elif isinstance(event, Join):
             if event.outcome in ("error", "timeout"):
                 failures.append(event)
@@ -52,7 +55,9 @@ def silent_partial_failure(log: RunLog, /, **context: Any) -> list[Violation]:
     for failure in failures:
         if isinstance(failure, AgentEnd):
             if last_ok_start.get(failure.name, -1) > failure.seq:
-                continue
+                continue  # retried
+            if failure.status == "cancelled" and failure.name in ended_ok:
+                continue  # superseded: another instance (a hedge that won) delivered this agent's part
         elif last_ok_join.get(failure.task, -1) > failure.seq:
             continue
         unrecovered.append(failure)

@@ -252,3 +252,27 @@ def test_joined_work_is_clean_and_never_ended_is_orphaned() -> None:
     hung.run_end("ok")
     [v] = orphaned_work(hung.log)
     assert "it never ended" in v.message
+
+
+def test_cancelled_loser_of_a_hedge_is_superseded_but_a_failed_one_is_not() -> None:
+    hedged = LogBuilder()
+    hedged.start("orchestrator")
+    hedged.start("quote")
+    hedged.stack.pop()
+    hedged.start("quote")
+    hedged.end()  # the hedge won
+    hedged.stack.append(("quote", "s2"))
+    hedged.end("cancelled")  # the primary is cancelled as no longer needed
+    hedged.end()
+    hedged.run_end("ok", output={"price": 10})
+    assert silent_partial_failure(hedged.log) == []
+
+    errored = LogBuilder()
+    errored.start("quote")
+    errored.stack.pop()
+    errored.start("quote")
+    errored.end()
+    errored.stack.append(("quote", "s1"))
+    errored.end("error", error_type="ValueError")  # a real failure is not superseded by a sibling
+    errored.run_end("ok", output={"price": 10})
+    assert len(silent_partial_failure(errored.log)) == 1
