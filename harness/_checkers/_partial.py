@@ -5,9 +5,10 @@ ended ``error``, ``timeout``, ``killed`` or ``cancelled``, or a spawned task was
 with outcome ``error`` or ``timeout``. The failure is *recovered* when a later instance
 of the same agent (started after the failure) ended ``ok``, or the same task was later
 joined ``ok`` (a retry); a *cancelled* agent is also recovered when another instance of
-the same agent ended ``ok`` at any time (the loser of a hedged request). It is *surfaced* when the run did not end ``ok`` or the final
-output admits it (see :func:`harness._checkers._common.surfaces_failure`). A part that
-failed, was not recovered and was not surfaced is a violation.
+the same agent ended ``ok`` at any time (the loser of a hedged request). It is
+*surfaced* when the run did not end ``ok`` or the final output admits it (see
+:func:`harness._checkers._common.surfaces_failure`). A part that failed, was not
+recovered and was not surfaced is a violation.
 """
 
 from __future__ import annotations
