@@ -9,6 +9,7 @@ malformed JSON: every parser here returns ``None`` or a fallback for such a repl
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -55,14 +56,26 @@ def model_name() -> str:
     return os.environ.get("BROWNOUT_MODEL", DEFAULT_MODEL)
 
 
+@functools.cache
+def _platform() -> Any:
+    from openai._base_client import get_platform
+
+    return get_platform()
+
+
 def default_client() -> openai.AsyncOpenAI:
     """An ``AsyncOpenAI`` client for ``$OPENAI_BASE_URL`` (default: the recorded local server)."""
-    return openai.AsyncOpenAI(
+    client = openai.AsyncOpenAI(
         base_url=os.environ.get("OPENAI_BASE_URL", RECORDED_BASE_URL),
         api_key=os.environ.get("OPENAI_API_KEY", "sk-local"),
         max_retries=2,
-        timeout=60.0,
+        timeout=120.0,
     )
+    # A fresh client detects the platform in a worker thread on its first request; on brownout's
+    # virtual clock that thread's real duration would leak into the run's timestamps, so replays
+    # would differ by microseconds. Detect it once per process instead.
+    client._platform = _platform()
+    return client
 
 
 @contextlib.asynccontextmanager

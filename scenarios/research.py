@@ -10,7 +10,7 @@ Sub-agents, spawned concurrently:
 
 Then ``synthesizer`` writes the answer from the notes.
 
-**naive** gives each sub-agent a 20 s timeout and gathers with ``return_exceptions=True``,
+**naive** gives each sub-agent a 120 s timeout and gathers with ``return_exceptions=True``,
 keeping what came back: a sub-agent that times out is silently dropped and the answer is
 synthesized from partial data, reported as complete.
 
@@ -54,8 +54,8 @@ __all__ = [
     "run",
 ]
 
-SOURCE_DEADLINE = 20.0  # virtual seconds each sub-agent gets
-OVERALL_DEADLINE = 45.0  # hardened: the orchestrator gives up on its children after this
+SOURCE_DEADLINE = 120.0  # virtual seconds each sub-agent gets (generous: live calls on a slow CPU count too)
+OVERALL_DEADLINE = 300.0  # hardened: the orchestrator gives up on its children after this
 
 
 class ResearchTask(BaseModel):

@@ -1,0 +1,183 @@
+"""The reference runs: each system, each variant, on the happy path and under the fault that shows its bug.
+
+Every reference run has its own cassette, ``cassettes/reference/<system>_<variant>[_<fault>].json``,
+recorded from the real local model by ``brownout record-reference`` and replayed offline by the
+test suite. :func:`run_reference` runs one of them, replaying (default) or recording.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import Run, run_system
+from scenarios import checkout, content, negotiation, research
+from scenarios._shop import ShopService
+
+__all__ = ["REFERENCE_RUNS", "ReferenceRun", "cassette_dir", "find", "run_reference"]
+
+Services = Callable[[], contextlib.AbstractContextManager[dict[str, Any]]]
+
+
+@contextlib.contextmanager
+def _no_services() -> Iterator[dict[str, Any]]:
+    yield {}
+
+
+@contextlib.contextmanager
+def _web_search() -> Iterator[dict[str, Any]]:
+    with research.SearchService() as web:
+        yield {"web": web}
+
+
+@contextlib.contextmanager
+def _shop() -> Iterator[dict[str, Any]]:
+    with ShopService() as shop:
+        yield {"shop": shop}
+
+
+# The fault (as fault-plan JSON) under which each naive variant's bug shows.
+FAULTS: dict[str, tuple[str, list[dict[str, Any]]]] = {
+    "research": (
+        "web_timeout",
+        [{"site": "tool", "target": "web_search", "call": 1, "effect": {"kind": "latency", "seconds": 600}}],
+    ),
+    "checkout": (
+        "slow_email",
+        [
+            {
+                "site": "tool",
+                "target": "send_email",
+                "call": 1,
+                "effect": {"kind": "slow_then_succeed", "seconds": 40},
+            }
+        ],
+    ),
+    "content": (
+        "context_overflow",
+        [{"site": "llm", "target": "outliner", "call": 1, "effect": {"kind": "context_length"}}],
+    ),
+    "negotiation": (
+        "lost_offer",
+        [{"site": "message", "target": "to_seller", "call": 1, "effect": {"kind": "drop"}}],
+    ),
+}
+
+_SYSTEMS: dict[str, tuple[Callable[..., Any], Services, float]] = {
+    # name -> (entry point, services it needs, virtual deadline of a run)
+    "research": (research.run, _web_search, 600.0),
+    "checkout": (checkout.run, _shop, 600.0),
+    "content": (content.run, _no_services, 600.0),
+    "negotiation": (negotiation.run, _no_services, 600.0),
+}
+
+
+@dataclass(frozen=True)
+class ReferenceRun:
+    """One reference run: a system, a variant, and optionally the fault that shows the naive bug."""
+
+    system: str
+    variant: str
+    fault: str | None = None
+    plan: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.system}_{self.variant}" + (f"_{self.fault}" if self.fault else "")
+
+    @property
+    def entry(self) -> Callable[..., Any]:
+        return _SYSTEMS[self.system][0]
+
+    @property
+    def deadline(self) -> float:
+        return _SYSTEMS[self.system][2]
+
+    def services(self) -> contextlib.AbstractContextManager[dict[str, Any]]:
+        return _SYSTEMS[self.system][1]()
+
+    def cassette_path(self, directory: Path | None = None) -> Path:
+        return (directory or cassette_dir()) / f"{self.name}.json"
+
+    def fault_plan(self) -> Any:
+        if not self.plan:
+            return None
+        from faults import FaultPlan
+
+        return FaultPlan.model_validate({"faults": self.plan})
+
+
+REFERENCE_RUNS: tuple[ReferenceRun, ...] = tuple(
+    run
+    for system in _SYSTEMS
+    for variant in ("naive", "hardened")
+    for run in (
+        ReferenceRun(system, variant),
+        ReferenceRun(system, variant, FAULTS[system][0], FAULTS[system][1]),
+    )
+)
+
+
+def find(name: str) -> ReferenceRun:
+    """The reference run called ``name`` (e.g. ``"checkout_naive_slow_email"``)."""
+    for ref in REFERENCE_RUNS:
+        if ref.name == name:
+            return ref
+    raise KeyError(f"no reference run {name!r}; known: {', '.join(r.name for r in REFERENCE_RUNS)}")
+
+
+def cassette_dir() -> Path:
+    """``cassettes/reference`` in the source tree."""
+    return Path(__file__).resolve().parent.parent / "cassettes" / "reference"
+
+
+def run_reference(
+    ref: ReferenceRun,
+    *,
+    record_mode: str = "none",
+    directory: Path | None = None,
+    miss: str = "strict",
+    inspect: Callable[[dict[str, Any]], None] | None = None,
+) -> Run:
+    """Run ``ref`` once under its fault plan with its cassette and services, and return the run.
+
+    Args:
+        ref: The reference run.
+        record_mode: ``"none"`` replays offline; ``"all"`` re-records from ``$OPENAI_BASE_URL``.
+        directory: Where the cassettes are (default :func:`cassette_dir`).
+        miss: The cassette miss policy.
+        inspect: Called with the services (e.g. ``{"shop": ShopService}``) after the run, before
+            they stop, so a caller can read a service's own records.
+    """
+    from harness._cassette import Cassette
+
+    path = ref.cassette_path(directory)
+    cassette = Cassette(
+        path,
+        record_mode=record_mode,
+        miss=miss,
+        fresh=record_mode == "all",
+        record_command="brownout record-reference",
+    )
+    plan = ref.fault_plan()
+    try:
+        with ref.services() as services:
+            run = run_system(
+                ref.entry,
+                (),
+                {"variant": ref.variant, **services},
+                hooks=plan.hooks() if plan is not None else None,
+                cassette=cassette,
+                # Live calls advance the virtual clock by their real duration: give a recording room.
+                deadline=ref.deadline if record_mode == "none" else max(ref.deadline, 3600.0),
+                fault_plan=plan.model_dump(mode="json") if plan is not None else None,
+                meta={"reference": ref.name},
+            )
+            if inspect is not None:
+                inspect(services)
+    finally:
+        cassette.close()
+    return run
