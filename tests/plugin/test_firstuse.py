@@ -87,3 +87,142 @@ def test_a_malformed_entry_is_a_usage_error(tmp_path: Path, capsys: pytest.Captu
     err = capsys.readouterr().err
     assert "expected module:function, e.g. --entry myapp.checkout:run" in err
     assert not (tmp_path / "tests").exists()
+
+
+# -- brownout doctor ---------------------------------------------------------------------------
+
+APP = """
+import asyncio
+import urllib.request
+
+import openai
+from harness import agent, tool
+
+PORT = {port}
+
+
+@tool
+def lookup(sku):
+    return {{"sku": sku, "price": 12}}
+
+
+@tool(side_effect=True, compensate="refund")
+def charge(amount, *, idempotency_key=None):
+    return "charged"
+
+
+@tool(side_effect=True)
+def refund(amount, *, idempotency_key=None):
+    return "refunded"
+
+
+@tool
+def send_email(to):  # changes the world but is not declared side-effecting
+    return "sent"
+
+
+@tool(side_effect=True)
+def reserve(sku):
+    return "reserved"
+
+
+def audit(event):
+    # an HTTP call the harness does not capture: no @tool around it
+    urllib.request.urlopen(f"http://127.0.0.1:{{PORT}}/v1/models", timeout=5).read()
+
+
+async def checkout(sku):
+    client = openai.AsyncOpenAI(api_key="sk-test-not-a-real-key-000000", max_retries=0)
+    async with agent("orchestrator"):
+        async with agent("pricer"):
+            item = lookup(sku)
+            await client.chat.completions.create(
+                model="small", messages=[{{"role": "user", "content": "price of " + sku}}]
+            )
+        charge(item["price"], idempotency_key="order-1")
+        reserve(sku)
+        send_email("ada@example.com")
+        audit("checkout")
+    await client.chat.completions.create(model="small", messages=[{{"role": "user", "content": "done?"}}])
+    return "ok"
+"""
+
+
+def test_doctor_says_what_it_sees_and_what_it_cannot(pytester: pytest.Pytester) -> None:
+    from _support.fake_openai import FakeOpenAI
+
+    server = FakeOpenAI().start()
+    try:
+        (pytester.path / "shopapp.py").write_text(APP.format(port=server.port), encoding="utf-8")
+        done = subprocess.run(
+            [sys.executable, "-m", "harness._cli", "doctor", "shopapp:checkout", "--args", '["sku-1"]'],
+            cwd=pytester.path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+            env={**__import__("os").environ, "OPENAI_BASE_URL": server.url},
+        )
+    finally:
+        server.stop()
+    out = done.stdout
+    assert done.returncode == 0, done.stderr + out
+    seen, hidden = out.split("What it cannot see, and the fix:")
+    assert (
+        "    - orchestrator: 1 scope(s) (1 ok), 1 LLM call(s)" not in seen
+    )  # the first call is the pricer's
+    assert "    - orchestrator: 1 scope(s) (1 ok), 0 LLM call(s)" in seen
+    assert "    - pricer: 1 scope(s) (1 ok), 1 LLM call(s)" in seen
+    assert "    - lookup: 1 call(s), read-only" in seen
+    assert "    - charge: 1 call(s), side-effecting; compensated by refund, idempotency key sent" in seen
+    assert (
+        "    - reserve: 1 call(s), side-effecting; no compensation, idempotency key on 0 of 1 call(s)" in seen
+    )
+    assert "  LLM calls: 2 (2 live)" in seen
+    assert (
+        f"network connections outside any @tool and outside the openai SDK: 127.0.0.1:{server.port}" in hidden
+    )
+    assert "tool 'send_email' looks side-effecting but is declared read-only" in hidden
+    assert "side-effecting tool 'reserve' was called without an idempotency key" in hidden
+    assert "1 LLM call(s) and 0 tool call(s) ran outside any agent() scope" in hidden
+    assert "2 LLM call(s) went to the live endpoint: no cassette holds them yet" in hidden
+    assert "tools declared but not called in this run: refund" in hidden
+    assert hidden.count("    fix: ") == hidden.count("\n  - ")
+    assert "sk-test-not-a-real-key" not in out
+
+
+def test_doctor_reports_a_run_that_raised(pytester: pytest.Pytester) -> None:
+    (pytester.path / "broken.py").write_text(
+        "from harness import agent\n\n"
+        "def main():\n    with agent('solo'):\n        raise RuntimeError('no config')\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "harness._cli", "doctor", "broken:main"],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "The run raised RuntimeError: no config" in done.stdout
+    assert "    - solo: 1 scope(s) (1 error), 0 LLM call(s)" in done.stdout
+    assert "no @tool calls: side effects (emails, payments, writes) are invisible" in done.stdout
+    assert "the entry point is synchronous" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["nomodule_xyz:run"], "cannot import module 'nomodule_xyz'"),
+        (["json:nope"], "module 'json' has no 'nope'. Callables it has: JSONDecodeError, JSONDecoder"),
+        (["json"], "expected module:function, e.g. `brownout doctor myapp.checkout:run`"),
+        (["json:dumps", "--args", "{}"], "--args '{}': must be a JSON list"),
+        (["json:dumps", "--kwargs", "{x"], "--kwargs '{x': not valid JSON"),
+        (["json:dumps", "--cassette", "missing.json"], "--cassette 'missing.json': no such file."),
+    ],
+)
+def test_doctor_usage_errors(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["doctor", *argv]) == 2
+    assert needle in capsys.readouterr().err
