@@ -291,3 +291,95 @@ def test_checkout(chaos):
     result = project.runpytest()
     result.assert_outcomes(failed=1)
     assert "[no_charges, major]" in result.stdout.str()
+
+
+REFERENCE_CONFTEST = """
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, {support!r})
+from fake_openai import FakeOpenAI
+
+
+@pytest.fixture(scope="session", autouse=True)
+def llm():
+    # An OpenAI-compatible server on 127.0.0.1; the systems reach it through the openai SDK over HTTP.
+    with FakeOpenAI() as server:
+        os.environ["OPENAI_BASE_URL"] = server.url
+        os.environ["OPENAI_API_KEY"] = "test-key"
+        yield server
+
+
+@pytest.fixture(scope="session")
+def shop():
+    from scenarios.checkout import ShopService
+
+    with ShopService() as service:
+        yield service
+
+
+@pytest.fixture(scope="session")
+def web():
+    from scenarios.research import SearchService
+
+    with SearchService() as service:
+        yield service
+"""
+
+REFERENCE_TESTS = """
+import json
+
+import pytest
+
+from scenarios import checkout, research
+
+EXAMPLES = {examples}
+
+
+def note(name, chaos):
+    with open(name, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(str(chaos.plan)) + "\\n")
+
+
+@pytest.mark.chaos(faults=["tool"], examples=EXAMPLES, miss="live", record_mode="all")
+def test_checkout_naive(chaos, shop):
+    chaos.run(checkout.run, checkout.DEFAULT_ORDER, shop=shop, variant="naive")
+
+
+@pytest.mark.chaos(faults=["tool"], examples=EXAMPLES, miss="live", record_mode="all")
+def test_research_naive(chaos, web):
+    chaos.run(research.run, research.DEFAULT_TASK, web=web, variant="naive")
+
+
+@pytest.mark.chaos(faults=["tool"], examples=EXAMPLES, miss="live", record_mode="all")
+def test_research_hardened(chaos, web):
+    note("research_hardened.txt", chaos)
+    chaos.run(research.run, research.DEFAULT_TASK, web=web, variant="hardened")
+"""
+
+
+def test_reference_systems_naive_caught_by_their_checkers_hardened_twin_clean(
+    project: pytest.Pytester,
+) -> None:
+    support = str(Path(__file__).resolve().parents[1] / "_support")
+    project.makeconftest(REFERENCE_CONFTEST.format(support=support))
+    examples = 30
+    project.makepyfile(test_reference=REFERENCE_TESTS.format(examples=examples))
+    result = project.runpytest("--chaos", "--chaos-seed=1")
+    result.assert_outcomes(passed=1, failed=2)
+    out = result.stdout.str()
+    checkout_part = _section(out, "test_checkout_naive")
+    assert (
+        "[duplicate_side_effects, critical]" in checkout_part
+        or "[saga_compensation, critical]" in checkout_part
+    )
+    assert "smallest failing fault plan" in checkout_part
+    research_part = _section(out, "test_research_naive")
+    assert "[silent_partial_failure, major]" in research_part
+    assert "smallest failing fault plan" in research_part
+    # The hardened research twin: the baseline plus every example, all without a violation.
+    plans = Path(project.path, "research_hardened.txt").read_text().splitlines()
+    assert len(plans) == examples + 1
+    assert plans[0] == '"None"'
