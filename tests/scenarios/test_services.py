@@ -18,7 +18,7 @@ from scenarios.research import SearchService, VectorIndex
 def test_search_service_answers_over_real_http_and_ranks_relevant_pages_first() -> None:
     with SearchService() as web:
         reply = call_service("GET", f"{web.base_url}/search?q=cold%20climate%20heat%20pumps&k=2")
-        assert [r["id"] for r in reply["results"]][0].endswith("cold-climate-heat-pumps")
+        assert reply["results"][0]["id"].endswith("cold-climate-heat-pumps")
         assert len(reply["results"]) == 2
         assert web.queries == ["cold climate heat pumps"]
         with pytest.raises(ServiceCallError, match="400") as info:
@@ -39,10 +39,9 @@ def test_vector_index_is_deterministic_and_skips_unrelated_documents() -> None:
 def test_shop_records_every_effect_and_honours_idempotency_keys() -> None:
     with ShopService() as shop:
         url = shop.base_url
-        first = call_service("POST", f"{url}/email", {"order_id": "o1", "to": "a@x", "subject": "s", "body": "b",
-                                                       "idempotency_key": "o1/email"})  # fmt: skip
-        again = call_service("POST", f"{url}/email", {"order_id": "o1", "to": "a@x", "subject": "s", "body": "b",
-                                                       "idempotency_key": "o1/email"})  # fmt: skip
+        keyed = {"order_id": "o1", "to": "a@x", "subject": "s", "body": "b", "idempotency_key": "o1/email"}
+        first = call_service("POST", f"{url}/email", keyed)
+        again = call_service("POST", f"{url}/email", keyed)
         assert first == again
         call_service("POST", f"{url}/email", {"order_id": "o1", "to": "a@x", "subject": "s", "body": "b"})
         call_service("POST", f"{url}/email", {"order_id": "o1", "to": "a@x", "subject": "s", "body": "b"})
@@ -129,7 +128,7 @@ def test_llm_server_rejects_bad_arguments_and_a_missing_model_file(monkeypatch: 
     with pytest.raises(LLMServerError, match="startup_timeout"):
         _llm_server.LocalLLMServer(startup_timeout=0)
     monkeypatch.setenv("BROWNOUT_LLM_MODEL", "/nonexistent/model.gguf")
-    with pytest.raises(LLMServerError, match="BROWNOUT_LLM_MODEL='/nonexistent/model.gguf' is not a file"):
+    with pytest.raises(LLMServerError, match=r"BROWNOUT_LLM_MODEL='/nonexistent/model\.gguf' is not a file"):
         _llm_server.find_model_file()
     with pytest.raises(LLMServerError, match="not running"):
         _ = _llm_server.LocalLLMServer().base_url
