@@ -19,6 +19,7 @@ each (also nested, pytester in-process) pytest session keeps its own rows.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from collections import Counter
@@ -118,6 +119,7 @@ class ChaosSession:
         self.started_wall = time.time()
         self.progress = ProgressLine(config)
         self._tests: dict[str, _TestState] = {}
+        self._restore: dict[str, tuple[pytest.Item, Any]] = {}
         self.is_worker = hasattr(config, "workerinput")
         if not config.pluginmanager.is_registered(self):
             config.pluginmanager.register(self, f"brownout-session-{id(self)}")
@@ -146,6 +148,59 @@ class ChaosSession:
         state = _TestState(fixture, mode, checkers)
         self._tests[item.nodeid] = state
         fixture.on_run.append(lambda run: self._on_run(item.nodeid, state, run))
+        self._observe_examples(item, state)
+
+    def _observe_examples(self, item: pytest.Item, state: _TestState) -> None:
+        """Wrap the test function so that each call of its body (each example under ``--chaos``)
+        that fails on its own assertion marks its last run ``silent``.
+
+        The wrapper is what the plugin (and ``--chaos`` exploration) calls as the test body;
+        the original function is put back at teardown.
+        """
+        original = getattr(item, "obj", None)
+        if original is None or not callable(original) or getattr(original, "__brownout_observed__", False):
+            return
+
+        @functools.wraps(original)
+        def observed(*args: Any, **kwargs: Any) -> Any:
+            first = len(state.rows)
+            try:
+                return original(*args, **kwargs)
+            except Exception as exc:
+                self._example_failed(state, first, exc)
+                raise
+
+        observed.__brownout_observed__ = True  # type: ignore[attr-defined]
+        item.obj = observed  # type: ignore[attr-defined]
+        self._restore[item.nodeid] = (item, original)
+
+    def _example_failed(self, state: _TestState, first: int, exc: BaseException) -> None:
+        if len(state.rows) <= first:
+            return  # the body failed before any run: nothing to classify
+        last = state.rows[-1]
+        if not last.ok:
+            return  # the run itself already explains the failure (raised, violated, indeterminate)
+        from harness._report import row_from_log
+
+        run = state.runs[-1]
+        text = (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__).strip()
+        redo = row_from_log(
+            run.log,
+            test=last.test,
+            index=last.index,
+            mode=last.mode,
+            plan=run.plan,
+            checkers_run=state.checkers,
+            violations=run.violations,
+            error=run.error,
+            assertion=text,
+        )
+        state.rows[-1] = last.model_copy(update={"outcome": redo.outcome, "assertion": redo.assertion})
+
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        restore = self._restore.pop(item.nodeid, None)
+        if restore is not None:
+            restore[0].obj = restore[1]  # type: ignore[attr-defined]
 
     def _on_run(self, nodeid: str, state: _TestState, run: Any) -> None:
         from harness._fixture import reproduce_command
@@ -209,7 +264,12 @@ class ChaosSession:
         keep = set(failing[:MAX_LOGS_PER_TEST]) | ({len(rows) - 1} if failing else set())
         for i in sorted(keep):
             name = log_name(rows[i].test, rows[i].index, rows[i].run_id)
-            runs[i].log.write(directory / name)
+            written = getattr(runs[i], "log_path", None)
+            if written:  # already written beside the report (the failure message names that file)
+                with contextlib.suppress(ValueError):
+                    name = Path(written).resolve().relative_to(directory.resolve()).as_posix()
+            if not (directory / name).is_file():
+                runs[i].log.write(directory / name)
             rows[i] = rows[i].model_copy(update={"log": name})
         return rows
 

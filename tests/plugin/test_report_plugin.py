@@ -230,3 +230,38 @@ def test_progress_lines_are_whole_lines_under_verbose(
     assert all(line.startswith("brownout: ") for line in lines)  # never glued to pytest's own output
     quiet = project.runpytest("-p", "no:cacheprovider", "-k", "twice")
     assert not [line for line in quiet.stdout.lines if "run(s) explored" in line]
+
+
+EXPLORE_TESTS = """
+import pytest
+import system
+
+@pytest.mark.chaos(faults=["tool"], checks="none")
+def test_naive(chaos):
+    system.SENT.clear()
+    run = chaos.run(system.notify_naive, ["a", "b"])
+    assert run.output["notified"] == system.SENT, "reported users that never got the email"
+"""
+
+
+def test_chaos_exploration_rows_each_example_and_the_minimal_plan(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(system=SYSTEM, test_explore=EXPLORE_TESTS)
+    out = pytester.path / "rep"
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--chaos", "--chaos-examples=30", "--chaos-seed=3", f"--chaos-report={out}"
+    )
+    result.assert_outcomes(failed=1)
+    frame = _table(out)
+    assert len(frame) >= 3 and frame["index"].tolist() == list(range(len(frame)))
+    assert frame.outcome.iloc[0] == "pass" and frame.faults_injected.iloc[0] == 0  # the baseline
+    silent = frame[frame.outcome == "silent"]
+    # every failing example is classified, not only the last: its own assertion made it silent
+    assert len(silent) >= 2
+    assert all("reported users that never got the email" in text for text in silent.assertion)
+    assert set(frame.outcome) <= {"pass", "handled", "silent"}
+    final = frame[frame.final]
+    assert len(final) == 1 and final.index[0] == len(frame) - 1
+    assert final.outcome.iloc[0] == "silent" and final.faults_planned.iloc[0] == 1  # shrunk to one fault
+    assert "--chaos-plan=" in final.reproduce.iloc[0]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert 'alt="pass^k per test"' in page and 'alt="swimlane of test_explore.py::test_naive"' in page
