@@ -107,17 +107,46 @@ _VOLATILE_RESPONSE_HEADERS = frozenset(
 
 # -- recordings ----------------------------------------------------------------------------
 class _Recording:
-    """One recorded interaction; the replayable response is built once, on first play."""
+    """One recorded interaction; parsed on first use, its replayable response built once."""
 
-    __slots__ = ("_reply", "data")
+    __slots__ = ("_data", "_raw", "_reply", "digest", "occurrence", "source")
 
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
+    def __init__(
+        self,
+        data: dict[str, Any] | None,
+        *,
+        raw: bytes | memoryview | None = None,
+        digest: str | None = None,
+        occurrence: int = 0,
+        source: str = "",
+    ) -> None:
+        self._data = data
+        self._raw = raw
         self._reply: dict[str, Any] | None = None
+        self.source = source
+        if data is not None:
+            self.digest = str(data["digest"])
+            occ = data.get("occurrence", 0)
+            self.occurrence = occ if isinstance(occ, int) else 0
+        else:
+            self.digest = digest or ""
+            self.occurrence = occurrence
 
     @property
-    def digest(self) -> str:
-        return str(self.data["digest"])
+    def data(self) -> dict[str, Any]:
+        """The interaction as stored in the file."""
+        if self._data is None:
+            try:
+                data = orjson.loads(self._raw or b"")
+            except orjson.JSONDecodeError as exc:
+                raise CassetteError(
+                    f"{self.source}: interaction with digest {self.digest} is not valid JSON ({exc}). "
+                    "The file was edited by hand; delete it and re-record."
+                ) from None
+            if not isinstance(data, dict) or data.get("digest") != self.digest:
+                raise CassetteError(f"{self.source}: interaction with digest {self.digest} is malformed.")
+            self._data, self._raw = data, None
+        return self._data
 
     def reply(self) -> dict[str, Any]:
         """The response in vcrpy's serialised form (what its httpx stubs deserialise)."""
@@ -239,20 +268,24 @@ class _IndexedCassette(vcr.cassette.Cassette):  # type: ignore[misc]
 
     # -- index -------------------------------------------------------------------------
     def add_loaded(self, items: list[Any]) -> None:
+        source = str(self.owner.path)
         for number, item in enumerate(items):
-            try:
-                recording = _Recording(item)
-                self.index.setdefault(item["digest"], []).append(recording)
-            except (KeyError, TypeError):
-                raise CassetteError(
-                    f"{self.owner.path}: interaction #{number} is not an object with a 'digest' "
-                    f"(got {str(item)[:80]!r}). The file was edited by hand or written by another tool; "
-                    f"delete it and re-record with {self.owner.record_command}."
-                ) from None
+            if isinstance(item, _Recording):
+                recording = item
+            else:
+                try:
+                    recording = _Recording(item, source=source)
+                except (KeyError, TypeError):
+                    raise CassetteError(
+                        f"{self.owner.path}: interaction #{number} is not an object with a 'digest' "
+                        f"(got {str(item)[:80]!r}). The file was edited by hand or written by another tool; "
+                        f"delete it and re-record with {self.owner.record_command}."
+                    ) from None
+            self.index.setdefault(recording.digest, []).append(recording)
             self.interactions.append(recording)
         for recordings in self.index.values():
             if len(recordings) > 1:
-                recordings.sort(key=lambda r: r.data.get("occurrence", 0))
+                recordings.sort(key=lambda r: r.occurrence)
 
     # -- decisions ---------------------------------------------------------------------
     def decide(self, request: Any, exchange: Exchange | None) -> _Decision | None:
@@ -528,8 +561,13 @@ def _uninstall_router() -> None:
 
 
 # -- files ----------------------------------------------------------------------------------
-def load_cassette_file(path: Path, *, record_command: str = "") -> dict[str, Any] | None:
-    """Parse a cassette file; ``None`` if it does not exist. Any defect is a :class:`CassetteError`."""
+def load_cassette_file(path: Path, *, record_command: str = "", lazy: bool = False) -> dict[str, Any] | None:
+    """Parse a cassette file; ``None`` if it does not exist. Any defect is a :class:`CassetteError`.
+
+    With ``lazy``, a file in the layout brownout writes is indexed without parsing its
+    interactions (``doc["interactions"]`` then holds unparsed :class:`_Recording` objects):
+    materialising every interaction of a large cassette costs more than reading it.
+    """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -537,6 +575,10 @@ def load_cassette_file(path: Path, *, record_command: str = "") -> dict[str, Any
     except IsADirectoryError:
         raise CassetteError(f"{path}: is a directory, not a cassette file.") from None
     fix = f" Delete it and re-record with {record_command}." if record_command else ""
+    if lazy:
+        doc = _lazy_document(raw, str(path))
+        if doc is not None:
+            return _checked(doc, path, fix)
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -544,6 +586,10 @@ def load_cassette_file(path: Path, *, record_command: str = "") -> dict[str, Any
             f"{path}: not valid JSON ({exc}). A cassette is written atomically, so this file was "
             f"edited by hand or produced by another tool.{fix}"
         ) from None
+    return _checked(doc, path, fix)
+
+
+def _checked(doc: Any, path: Path, fix: str) -> dict[str, Any]:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
         raise CassetteError(
@@ -558,6 +604,69 @@ def load_cassette_file(path: Path, *, record_command: str = "") -> dict[str, Any
     if not isinstance(doc.get("interactions", []), list) or not isinstance(doc.get("tools", []), list):
         raise CassetteError(f"{path}: 'interactions' and 'tools' must be lists.{fix}")
     return doc
+
+
+# The layout _dump writes (orjson, indent 2, sorted keys): top-level keys in order format,
+# interactions, tools, version; each interaction an object at indent 4 whose keys are at
+# indent 6. JSON strings never hold a raw newline, so these markers cannot occur inside values.
+_HEAD = b'{\n  "format": "brownout-cassette",\n  "interactions": ['
+_ITEM_START = b"\n    {\n"
+_ITEM_END = b"\n    }"
+_LIST_END = b"\n  ],\n"
+_DIGEST = b'\n      "digest": "'
+_OCCURRENCE = b'\n      "occurrence": '
+
+
+def _lazy_document(raw: bytes, source: str) -> dict[str, Any] | None:
+    """Index a cassette in brownout's own layout without parsing each interaction; else ``None``."""
+    if not raw.startswith(_HEAD):
+        return None
+    pos = len(_HEAD)
+    recordings: list[_Recording] = []
+    view = memoryview(raw)  # interactions keep zero-copy slices until they are parsed
+    if raw.startswith(b"],\n", pos):
+        rest_at = pos + 3
+    else:
+        end_of_list = raw.find(_LIST_END, pos)
+        if end_of_list < 0:
+            return None
+        while pos < end_of_list:
+            start = raw.find(_ITEM_START, pos, end_of_list)
+            if start != pos:
+                return None
+            end = raw.find(_ITEM_END, start, end_of_list + 1)
+            if end < 0:
+                return None
+            end += len(_ITEM_END)
+            at = raw.find(_DIGEST, start, end)
+            if at < 0:
+                return None
+            at += len(_DIGEST)
+            digest = raw[at : raw.find(b'"', at, end)].decode("ascii", "replace")
+            occurrence = 0
+            at = raw.find(_OCCURRENCE, start, end)
+            if at >= 0:
+                at += len(_OCCURRENCE)
+                stop = at
+                while stop < end and 48 <= raw[stop] <= 57:
+                    stop += 1
+                occurrence = int(raw[at:stop] or b"0")
+            recordings.append(
+                _Recording(
+                    None, raw=view[start + 1 : end], digest=digest, occurrence=occurrence, source=source
+                )
+            )
+            pos = end + 1 if raw.startswith(b",", end) else end
+        rest_at = end_of_list + len(_LIST_END)
+    try:
+        rest = orjson.loads(b'{\n  "interactions": [],\n' + raw[rest_at:])
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(rest, dict):
+        return None
+    rest["format"] = FORMAT
+    rest["interactions"] = recordings
+    return rest
 
 
 def _lock_path(path: Path) -> Path:
@@ -662,7 +771,7 @@ class Cassette:
 
     # -- loading -------------------------------------------------------------------------
     def _load(self) -> None:
-        doc = load_cassette_file(self.path, record_command=self.record_command)
+        doc = load_cassette_file(self.path, record_command=self.record_command, lazy=True)
         if doc is None:
             return
         self.existed = True
