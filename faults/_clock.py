@@ -7,10 +7,13 @@ wait for, it jumps straight to the next timer instead of sleeping, so
 while every piece of code in the loop observes 30 s passing.
 
 Real waits stay real: while a socket is registered with the selector (a live LLM
-call, a Toxiproxy'd connection, a local service) or work is running in the loop's
-executor, the loop waits on the wall clock and virtual time advances by the time
-that really passed. Replay of recorded LLM traffic registers no socket, so a fully
-replayed run never waits.
+call, a Toxiproxy'd connection, a local service), the loop waits on the wall clock and
+virtual time advances by the time that really passed. Work running in the loop's
+executor (``asyncio.to_thread``, ``run_in_executor``) is waited for on the wall clock
+too, but costs no virtual time unless it outlasts the next timer: a thread finishing a
+blocking call does not make two replays of the same run differ. Replay of recorded LLM
+traffic registers no socket, so a fully replayed run never waits and its timestamps are
+reproducible.
 
 Synchronous systems get a logical clock (:class:`LogicalClock`): it starts at 0 and
 advances only by ``time.sleep`` calls made in the run's thread and by injected
@@ -51,13 +54,21 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
             ready: list[tuple[selectors.SelectorKey, int]] = real_select(0)
             if ready or timeout == 0:
                 return ready
-            if self._waiting_on_real_work():
-                # Something real is in flight: wait for it on the wall clock and let
-                # virtual time follow real time (bounded by the next timer).
+            if self._sockets_in_flight():
+                # Real I/O is in flight: wait for it on the wall clock and let virtual
+                # time follow real time (bounded by the next timer).
                 started = _real_monotonic()
                 ready = real_select(timeout)
                 elapsed = _real_monotonic() - started
                 self._virtual_now += elapsed if ready or timeout is None else max(elapsed, timeout)
+                return ready
+            if self._executor_jobs > 0:
+                # Only executor work (a thread finishing a blocking call): wait for it for
+                # real, but it costs no virtual time unless it outlasts the next timer, so
+                # runs stay reproducible (e.g. a client's platform probe in a thread).
+                ready = real_select(timeout)
+                if not ready and timeout is not None:
+                    self._virtual_now += timeout
                 return ready
             if timeout is None:
                 # No timers, no I/O, no executor work: nothing can ever wake this loop
@@ -76,10 +87,9 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
         if seconds > 0:
             self._virtual_now += seconds
 
-    def _waiting_on_real_work(self) -> bool:
+    def _sockets_in_flight(self) -> bool:
         # The self-pipe is always registered; anything beyond it is real I/O.
-        registered = len(self._selector.get_map())  # type: ignore[attr-defined]
-        return registered > 1 or self._executor_jobs > 0
+        return len(self._selector.get_map()) > 1  # type: ignore[attr-defined]
 
     def run_in_executor(  # type: ignore[override]
         self, executor: Any, func: Callable[..., Any], *args: Any

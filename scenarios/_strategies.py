@@ -10,6 +10,7 @@ parameters: a failure is reported with the smallest plan that still breaks the s
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -145,27 +146,40 @@ _PARAMS: dict[str, dict[str, list[Any]]] = {
 }
 
 
+@functools.cache
 def _effect(kind: str) -> st.SearchStrategy[Any]:
+    # Built once per kind: strategies are cheap to draw from, not to build.
     cls = EFFECTS[kind]
     params = _PARAMS.get(kind, {})
     if not params:
         return st.just(cls())
-    fields = {name: st.sampled_from(values) for name, values in params.items()}
-    return st.fixed_dictionaries(fields).map(lambda values: cls(**values))
+    names = list(params)
+    return st.tuples(*(st.sampled_from(params[name]) for name in names)).map(
+        functools.partial(_build, cls, names)
+    )
+
+
+def _build(cls: type[Any], names: list[str], values: tuple[Any, ...]) -> Any:
+    return cls(**dict(zip(names, values, strict=True)))
 
 
 def fault_strategy(sites: Sequence[CallSite], kinds: dict[str, list[str]]) -> st.SearchStrategy[Fault] | None:
     """Single faults at ``sites`` (``None`` when no site allows any selected kind)."""
     options = [(site, effects_for(site, kinds)) for site in sites]
-    options = [(site, allowed) for site, allowed in options if allowed]
-    if not options:
+    per_site = [
+        (site, st.sampled_from(allowed).flatmap(_effect), st.sampled_from([site.call, "every"]))
+        for site, allowed in options
+        if allowed
+    ]
+    if not per_site:
         return None
+    pick = st.sampled_from(range(len(per_site)))
 
     @st.composite
     def draw_fault(draw: st.DrawFn) -> Fault:
-        site, allowed = draw(st.sampled_from(options))
-        effect = draw(st.sampled_from(allowed).flatmap(_effect))
-        call: Any = "every" if site.site == "network" else draw(st.sampled_from([site.call, "every"]))
+        site, effects, calls = per_site[draw(pick)]
+        effect = draw(effects)
+        call: Any = "every" if site.site == "network" else draw(calls)
         return Fault(site=site.site, target=site.target, call=call, effect=effect)  # type: ignore[arg-type]
 
     return draw_fault()
@@ -189,10 +203,14 @@ def fault_plans(
     single = fault_strategy(sites, parse_kinds(kinds))
     if single is None:
         return None
-    plans = st.lists(
-        single,
-        min_size=1,
-        max_size=max_faults,
-        unique_by=lambda f: (f.site, f.target, str(f.call), _STATE_OPS.get(f.effect.kind)),
-    )
-    return plans.map(lambda faults: FaultPlan(faults=tuple(faults)))
+    plans = st.lists(single, min_size=1, max_size=max_faults, unique_by=_selection)
+    return plans.map(_plan)
+
+
+def _selection(fault: Fault) -> tuple[Any, ...]:
+    # Two faults selecting the same call would shadow each other: keep one per selection.
+    return (fault.site, fault.target, str(fault.call), _STATE_OPS.get(fault.effect.kind))
+
+
+def _plan(faults: list[Fault]) -> FaultPlan:
+    return FaultPlan(faults=tuple(faults))
