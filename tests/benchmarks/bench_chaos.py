@@ -67,6 +67,9 @@ async def worker(name, inbox, store):
         return data
 
 
+NAMES = ("w1", "w2", "w3")
+
+
 async def system(order):
     try:  # a supervisor around the whole flow: a hung or crashed orchestrator is reported
         return await asyncio.wait_for(orchestrate(order), 300)
@@ -78,10 +81,10 @@ async def orchestrate(order):
     inbox, store = Channel("inbox", producer="orchestrator"), StateStore("ledger")
     if True:
         async with agent("orchestrator"):
-            for name in ("w1", "w2", "w3"):
+            for name in NAMES:
                 await inbox.send(f"{order}-{name}", recipient=name)
             results = await asyncio.wait_for(
-                asyncio.gather(*(worker(n, inbox, store) for n in ("w1", "w2", "w3")), return_exceptions=True),
+                asyncio.gather(*(worker(n, inbox, store) for n in NAMES), return_exceptions=True),
                 120,
             )
             ok = [r for r in results if isinstance(r, dict)]
@@ -305,7 +308,7 @@ def write_section(section: str) -> None:
     if SECTION in lines:
         begin = lines.index(SECTION)
         end = next((i for i in range(begin + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        lines[begin:end] = section.rstrip("\n").splitlines() + [""]
+        lines[begin:end] = [*section.rstrip("\n").splitlines(), ""]
     else:
         lines += ["", *section.rstrip("\n").splitlines()]
     DOC.write_text("\n".join(lines).rstrip("\n") + "\n", encoding="utf-8")
