@@ -236,6 +236,12 @@ _QUERY_TOOL = forced_tool_call(
 )
 
 
+_SEARCH_TARGETS = {
+    "vector_search": "a search over the team's own research notes",
+    "web_search": "a web search engine",
+}
+
+
 def _query_from(arguments: dict[str, Any] | None, question: str) -> str:
     """The model's query if it is a usable string, else the question itself."""
     query = arguments.get("query") if arguments else None
@@ -258,7 +264,7 @@ async def _search_branch(
         _, arguments = await chat(
             client,
             [
-                {"role": "system", "content": "You write a short search query for the user's question."},
+                {"role": "system", "content": f"You write a short query for {_SEARCH_TARGETS[source]}."},
                 {"role": "user", "content": question},
             ],
             max_tokens=40,

@@ -1,0 +1,48 @@
+"""Every reference run replays offline from its committed cassette, and two replays are identical.
+
+Nothing listens at the recorded endpoint and the cassettes are strict, so a request that was not
+recorded, or any attempt to reach a model, fails the run.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import CassetteMiss
+from scenarios._record import comparable
+from scenarios._reference import REFERENCE_RUNS, ReferenceRun, cassette_dir, find, run_reference
+
+ENDS_AT_DEADLINE = {"negotiation_naive_lost_offer"}
+
+
+@pytest.mark.parametrize("ref", REFERENCE_RUNS, ids=lambda r: r.name)
+def test_reference_run_replays_offline_and_identically(ref: ReferenceRun) -> None:
+    assert ref.cassette_path().is_file(), (
+        f"missing cassette: run `brownout record-reference --only {ref.name}`"
+    )
+    first = run_reference(ref)
+    second = run_reference(ref)
+    assert first.error is None or ref.name in ENDS_AT_DEADLINE, repr(first.error)
+    assert first.status == ("cancelled" if ref.name in ENDS_AT_DEADLINE else "ok")
+    llm_calls = [e for e in first.log if e.kind == "llm_call"]
+    assert llm_calls, "a reference run must exercise the model"
+    assert {e.source for e in llm_calls} == {"replayed"}
+    assert first.run_id != second.run_id
+    assert comparable(first.log) == comparable(second.log)
+    assert first.output == second.output
+
+
+def test_every_committed_cassette_belongs_to_a_reference_run() -> None:
+    names = {ref.name for ref in REFERENCE_RUNS}
+    stray = sorted(p.stem for p in cassette_dir().glob("*.json") if p.stem not in names)
+    assert stray == []
+
+
+def test_a_request_that_was_not_recorded_is_a_miss_not_a_network_call(tmp_path: object) -> None:
+    ref = find("checkout_naive")
+    other = ReferenceRun("checkout", "hardened")  # asks the model the same, but replays from a copy
+    source = ref.cassette_path()
+    target = other.cassette_path(directory=tmp_path)  # type: ignore[arg-type]
+    target.write_text(source.read_text().replace("short, friendly", "long, formal"))
+    with pytest.raises(CassetteMiss, match="record-reference"):
+        run_reference(other, directory=tmp_path)  # type: ignore[arg-type]
