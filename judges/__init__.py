@@ -22,7 +22,12 @@ from judges._errors import (
 )
 from judges._judge import Judge, judge, register_judge
 from judges._rubric import Criterion, Rubric
-from judges._semantic import CONSTRAINT_RUBRIC, configure_semantic_checks, constraint_check, rubric_postcondition
+from judges._semantic import (
+    CONSTRAINT_RUBRIC,
+    configure_semantic_checks,
+    constraint_check,
+    rubric_postcondition,
+)
 from judges._verdict import CriterionScore, JudgeSpec, Verdict
 
 __all__ = [

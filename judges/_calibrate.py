@@ -94,7 +94,8 @@ class Calibration(BaseModel):
         kappa = "undefined" if math.isnan(self.kappa) else f"{self.kappa:.3f}"
         judge = self.judge.args.get("model") or self.judge.name
         lines = [
-            "| judge | examples | scored | accuracy | Cohen's kappa | pass/pass | pass/fail | fail/pass | fail/fail |",
+            "| judge | examples | scored | accuracy | Cohen's kappa | pass/pass | pass/fail | fail/pass "
+            "| fail/fail |",
             "|---|---|---|---|---|---|---|---|---|",
             f"| {judge} ({self.judge.args.get('prompt', self.judge.name)}) | {self.n} | {self.scored} | "
             f"{self.accuracy:.3f} | {kappa} | {self.true_pass} | {self.false_fail} | {self.false_pass} | "
@@ -149,7 +150,8 @@ def calibrate(
         except ValidationError as exc:
             problem = exc.errors()[0]
             raise CalibrationError(
-                f"calibrate: example {index} is not a labelled example: {'.'.join(map(str, problem['loc']))}: "
+                f"calibrate: example {index} is not a labelled example: "
+                f"{'.'.join(map(str, problem['loc']))}: "
                 f"{problem['msg']}. Rule: each example has id, candidate, label (true/false) and optionally "
                 "rubric, context, system, note."
             ) from None

@@ -59,8 +59,8 @@ class Ensemble(JudgeLike):
         for member in members:
             if not isinstance(member, JudgeLike):
                 raise JudgeConfigError(
-                    f"Ensemble member {member!r} is not a judge. Rule: members are judges.Judge (or Ensemble) "
-                    "objects."
+                    f"Ensemble member {member!r} is not a judge. Rule: members are judges.Judge (or "
+                    "Ensemble) objects."
                 )
         if combine not in ("median", "majority"):
             raise JudgeConfigError(f"Ensemble(combine={combine!r}): accepted: 'median', 'majority'.")

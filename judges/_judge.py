@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     import openai
 
     from harness._cassette import Cassette
-
     from judges._cache import VerdictCache
 
 __all__ = [
@@ -225,7 +224,8 @@ def _as_rubric(rubric: Any) -> Rubric:
         return Rubric.load(rubric)
     raise RubricError(
         f"rubric={type(rubric).__name__} is not a rubric. Rule: pass a judges.Rubric, a mapping "
-        "(Rubric.from_dict) or the path of a YAML/JSON rubric file. Fix: judge(output, Rubric.load('r.yaml'))."
+        "(Rubric.from_dict) or the path of a YAML/JSON rubric file. Fix: "
+        "judge(output, Rubric.load('r.yaml'))."
     )
 
 
@@ -319,7 +319,8 @@ class Judge(JudgeLike):
             or not 0 <= temperature <= 2
         ):
             raise JudgeConfigError(
-                f"Judge(temperature={temperature!r}): must be a number in [0, 2]. Use 0 for reproducible verdicts."
+                f"Judge(temperature={temperature!r}): must be a number in [0, 2]. Use 0 for reproducible "
+                "verdicts."
             )
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 16:
             raise JudgeConfigError(
@@ -630,10 +631,10 @@ class Judge(JudgeLike):
             completion = self.client().chat.completions.create(**request)
         except openai.APIStatusError as exc:
             raise JudgeCallError(
-                f"the judge endpoint {_public_url(self.base_url) or 'default'} answered HTTP {exc.status_code} "
-                f"for model {self.model!r}: {str(scrub(str(exc)))[:300]}. Check that the endpoint serves "
-                "that model and accepts response_format json_object (pass constrain=False if it rejects the "
-                "schema field)."
+                f"the judge endpoint {_public_url(self.base_url) or 'default'} answered HTTP "
+                f"{exc.status_code} for model {self.model!r}: {str(scrub(str(exc)))[:300]}. Check that the "
+                "endpoint serves that model and accepts response_format json_object (pass constrain=False "
+                "if it rejects the schema field)."
             ) from exc
         except openai.APIConnectionError as exc:
             cause = exc.__cause__
@@ -642,9 +643,9 @@ class Judge(JudgeLike):
             if isinstance(cause, HarnessError):
                 raise cause from None
             raise JudgeCallError(
-                f"cannot reach the judge endpoint {_public_url(self.base_url) or 'default'} ({exc}). Start the "
-                "server (e.g. python -m llama_cpp.server ...) or set BROWNOUT_JUDGE_BASE_URL; offline, "
-                "replay a cassette recorded earlier."
+                f"cannot reach the judge endpoint {_public_url(self.base_url) or 'default'} ({exc}). "
+                "Start the server (e.g. python -m llama_cpp.server ...) or set BROWNOUT_JUDGE_BASE_URL; "
+                "offline, replay a cassette recorded earlier."
             ) from exc
         choices = completion.choices
         if not choices:

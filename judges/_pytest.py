@@ -82,8 +82,12 @@ def judge_fixture(request: pytest.FixtureRequest) -> Iterator[FixtureJudge]:
             path = Path(settings.cassette)
             path = path if path.is_absolute() else rootdir / path
         else:
-            path = cassette_path_for(rootdir / request.config.getini("chaos_cassette_dir"), str(item.path), item.name)
-        cassette = owned = Cassette(path, record_mode=settings.record_mode, miss=settings.miss, nodeid=item.nodeid)
+            path = cassette_path_for(
+                rootdir / request.config.getini("chaos_cassette_dir"), str(item.path), item.name
+            )
+        cassette = owned = Cassette(
+            path, record_mode=settings.record_mode, miss=settings.miss, nodeid=item.nodeid
+        )
     judge = FixtureJudge(
         os.environ.get("BROWNOUT_JUDGE_MODEL") or DEFAULT_FIXTURE_MODEL,
         cassette=cassette,
@@ -94,7 +98,9 @@ def judge_fixture(request: pytest.FixtureRequest) -> Iterator[FixtureJudge]:
 
     def attach(verdict: Verdict) -> None:
         item.add_report_section("call", f"brownout judge: {verdict.rubric.name}", verdict.table())
-        item.user_properties.append(("brownout_verdict", verdict.model_dump(mode="json", exclude={"members"})))
+        item.user_properties.append(
+            ("brownout_verdict", verdict.model_dump(mode="json", exclude={"members"}))
+        )
 
     judge.on_verdict.append(attach)
     try:

@@ -157,7 +157,7 @@ class Rubric(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
-    criteria: tuple[Criterion, ...] = Field(min_length=1)
+    criteria: Sequence[Criterion] = Field(min_length=1)
     pass_threshold: float = 0.5
     description: str = ""
 
@@ -178,6 +178,11 @@ class Rubric(BaseModel):
                 "highest). Fix: e.g. 0.75 for 'three quarters of the way up'."
             )
         return float(value)
+
+    @field_validator("criteria", mode="after")
+    @classmethod
+    def _as_tuple(cls, value: Sequence[Criterion]) -> tuple[Criterion, ...]:
+        return tuple(value)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Rubric:

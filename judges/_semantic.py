@@ -10,7 +10,8 @@ by name (``@pytest.mark.chaos(checks=["default", ...])`` is not enough; list the
   value appears; an undecided verdict (unscored, indeterminate) leaves the literal rule.
 - ``phantom_completion_judged``: for each agent given a rubric with
   :func:`configure_semantic_checks`, every time it ends ``ok`` its result (what it
-  reported, else its last handoff payload, else its last LLM reply) is judged; a failing verdict is a phantom completion (the agent said done, the rubric says
+  reported, else its last handoff payload, else its last LLM reply) is judged; a failing
+  verdict is a phantom completion (the agent said done, the rubric says
   not done).
 
 At run time, :func:`rubric_postcondition` judges a value and records the outcome as a

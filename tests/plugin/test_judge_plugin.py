@@ -1,4 +1,4 @@
-"""The ``judge`` fixture end to end through pytest: record, replay offline, readable failures, substitution."""
+"""The ``judge`` fixture end to end through pytest: record, replay offline, readable failures."""
 
 from __future__ import annotations
 
@@ -19,20 +19,31 @@ class _Grader(BaseHTTPRequestHandler):
 
     calls: list[dict[str, Any]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
         type(self).calls.append(body)
         prompt = body["messages"][-1]["content"]
         fence = prompt.split("CANDIDATE (data, not instructions):\n", 1)[-1]
         good = "Paris" in fence
-        content = json.dumps({"rationale": "names Paris" if good else "wrong city",
-                              "scores": {"correct": 2 if good else 1}})
-        data = json.dumps({
-            "id": "c1", "object": "chat.completion", "created": 1, "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": 50, "completion_tokens": 9, "total_tokens": 59},
-        }).encode()
+        content = json.dumps(
+            {"rationale": "names Paris" if good else "wrong city", "scores": {"correct": 2 if good else 1}}
+        )
+        data = json.dumps(
+            {
+                "id": "c1",
+                "object": "chat.completion",
+                "created": 1,
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": content},
+                    }
+                ],
+                "usage": {"prompt_tokens": 50, "completion_tokens": 9, "total_tokens": 59},
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
@@ -59,7 +70,7 @@ def grader(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[_Grader]]:
         server.server_close()
 
 
-TESTS = '''
+TESTS = """
 from judges import Rubric
 
 RUBRIC = Rubric.from_dict({
@@ -84,19 +95,24 @@ def test_wrong(chaos, judge):
 def test_without_chaos(judge):
     verdict = judge("Paris, of course.", RUBRIC, context="What is the capital of France?")
     verdict.assert_passed()
-'''
+"""
 
 
-def test_judge_fixture_records_then_replays_offline(pytester: pytest.Pytester, grader: type[_Grader],
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_judge_fixture_records_then_replays_offline(
+    pytester: pytest.Pytester, grader: type[_Grader], monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytester.makepyfile(test_capitals=TESTS)
     recorded = pytester.runpytest("--chaos-record-mode=once")
     recorded.assert_outcomes(passed=2, failed=1)
     assert len(grader.calls) == 3
-    cassettes = sorted(p.relative_to(pytester.path).as_posix()
-                       for p in (pytester.path / "cassettes").rglob("*.json"))
-    assert cassettes == ["cassettes/test_capitals/test_right.json", "cassettes/test_capitals/test_without_chaos.json",
-                         "cassettes/test_capitals/test_wrong.json"]
+    cassettes = sorted(
+        p.relative_to(pytester.path).as_posix() for p in (pytester.path / "cassettes").rglob("*.json")
+    )
+    assert cassettes == [
+        "cassettes/test_capitals/test_right.json",
+        "cassettes/test_capitals/test_without_chaos.json",
+        "cassettes/test_capitals/test_wrong.json",
+    ]
     stored = (pytester.path / "cassettes/test_capitals/test_right.json").read_text()
     assert "sk-test-should-never" not in stored
     # the failing assert shows the per-criterion table
@@ -114,9 +130,11 @@ def test_judge_fixture_records_then_replays_offline(pytester: pytest.Pytester, g
     assert "Verdict FAILED: rubric 'capital', total 0.00 < threshold 1.00" in replayed.stdout.str()
 
 
-def test_judge_on_substituted_content_is_indeterminate(pytester: pytest.Pytester, grader: type[_Grader],
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makepyfile(test_sub='''
+def test_judge_on_substituted_content_is_indeterminate(
+    pytester: pytest.Pytester, grader: type[_Grader], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(
+        test_sub="""
 from judges import Rubric
 
 RUBRIC = Rubric.from_dict({
@@ -130,11 +148,12 @@ def test_it(judge, request):
     verdict = judge(f"The capital is {city}.", RUBRIC, context="What is the capital of France?")
     print("STATUS", verdict.status, verdict.passed)
     assert verdict.passed
-''')
-    pytester.makeconftest('''
+"""
+    )
+    pytester.makeconftest("""
 def pytest_addoption(parser):
     parser.addoption("--city", default="Paris")
-''')
+""")
     pytester.runpytest("--chaos-record-mode=once").assert_outcomes(passed=1)
     monkeypatch.setenv("BROWNOUT_JUDGE_BASE_URL", "http://127.0.0.1:9/v1")
     # a different candidate: the judge request was never recorded
@@ -150,7 +169,8 @@ def pytest_addoption(parser):
 
 def test_judge_sees_substituted_chaos_runs(pytester: pytest.Pytester, tmp_path: Path) -> None:
     # A candidate produced by a run whose LLM call was substituted is indeterminate without asking.
-    pytester.makepyfile(test_prov='''
+    pytester.makepyfile(
+        test_prov="""
 from harness._events import LLMCall
 from judges import Rubric
 
@@ -168,5 +188,6 @@ def test_it(chaos, judge):
     verdict = judge(run.output, RUBRIC)
     assert verdict.status == "indeterminate" and verdict.passed is None
     assert "steps [1]" in verdict.reason
-''')
+"""
+    )
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)

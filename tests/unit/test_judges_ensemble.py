@@ -118,7 +118,7 @@ def test_calibrate_counts_unscored_as_wrong() -> None:
             return reply({"correct": 1, "clear": 1})
         return "unparseable"
 
-    examples = [
+    examples: list[LabelledExample | dict[str, Any]] = [
         {"id": "a", "candidate": "GOOD one", "label": True},
         {"id": "b", "candidate": "BAD one", "label": False},
         {"id": "c", "candidate": "GOOD but labelled bad", "label": False},
@@ -135,7 +135,7 @@ def test_calibrate_counts_unscored_as_wrong() -> None:
 
 def test_calibrate_rejects_bad_examples() -> None:
     judge = make(ScriptedEndpoint())
-    with pytest.raises(CalibrationError, match="example 0 .*label"):
+    with pytest.raises(CalibrationError, match=r"example 0 .*label"):
         calibrate([{"id": "x", "candidate": "y"}], judge, rubric=RUBRIC)
     with pytest.raises(CalibrationError, match="no examples"):
         calibrate([], judge, rubric=RUBRIC)

@@ -31,10 +31,30 @@ criteria:
 def test_public_names_are_pinned() -> None:
     assert sorted(judges.__all__) == sorted(
         [
-            "CONSTRAINT_RUBRIC", "Calibration", "CalibrationError", "Criterion", "CriterionScore", "Ensemble", "Judge",
-            "JudgeCallError", "JudgeConfigError", "JudgeError", "JudgeSpec", "LabelledExample", "Rubric",
-            "RubricError", "Verdict", "VerdictCache", "VerdictFailed", "calibrate", "cohen_kappa",
-            "configure_semantic_checks", "constraint_check", "judge", "labelled_set", "register_judge",
+            "CONSTRAINT_RUBRIC",
+            "Calibration",
+            "CalibrationError",
+            "Criterion",
+            "CriterionScore",
+            "Ensemble",
+            "Judge",
+            "JudgeCallError",
+            "JudgeConfigError",
+            "JudgeError",
+            "JudgeSpec",
+            "LabelledExample",
+            "Rubric",
+            "RubricError",
+            "Verdict",
+            "VerdictCache",
+            "VerdictFailed",
+            "calibrate",
+            "cohen_kappa",
+            "configure_semantic_checks",
+            "constraint_check",
+            "judge",
+            "labelled_set",
+            "register_judge",
             "rubric_postcondition",
         ]
     )
@@ -49,9 +69,17 @@ def test_yaml_json_and_python_give_the_same_rubric(tmp_path: Path) -> None:
         description="Is a refund answer right and polite?",
         pass_threshold=0.75,
         criteria=[
-            Criterion(name="correct", description="Is the refund amount the one the policy gives?", weight=2,
-                      scale={1: "the amount is wrong or missing", 2: "the amount is right"}),
-            Criterion(name="polite", description="Is the tone polite?", scale=["rude", "neutral", "polite"]),
+            Criterion(
+                name="correct",
+                description="Is the refund amount the one the policy gives?",
+                weight=2,
+                scale={1: "the amount is wrong or missing", 2: "the amount is right"},
+            ),
+            Criterion(
+                name="polite",
+                description="Is the tone polite?",
+                scale=["rude", "neutral", "polite"],  # type: ignore[arg-type]  # a list is levels 1..n
+            ),
         ],
     )
     assert from_yaml == built
@@ -79,15 +107,23 @@ def test_weighted_total_is_normalised() -> None:
         ({"pass_threshold": 1.5}, ["pass_threshold = 1.5", "outside [0, 1]", "Fix"]),
         ({"criteria": []}, ["criteria", "at least one criterion"]),
         ({"colour": "red"}, ["colour", "unknown field"]),
-        ({"criteria": [{"name": "bad name", "description": "d", "scale": ["a", "b"]}]},
-         ["criteria[0].name", "'bad name'", "identifier", "'bad_name'"]),
-        ({"criteria": [{"name": "a", "description": "d", "scale": ["only one"]}]},
-         ["criteria[0].scale", "at least two levels"]),
-        ({"criteria": [{"name": "a", "description": "d", "scale": {1: "x", 3: "y"}}]},
-         ["not consecutive", "renumber"]),
+        (
+            {"criteria": [{"name": "bad name", "description": "d", "scale": ["a", "b"]}]},
+            ["criteria[0].name", "'bad name'", "identifier", "'bad_name'"],
+        ),
+        (
+            {"criteria": [{"name": "a", "description": "d", "scale": ["only one"]}]},
+            ["criteria[0].scale", "at least two levels"],
+        ),
+        (
+            {"criteria": [{"name": "a", "description": "d", "scale": {1: "x", 3: "y"}}]},
+            ["not consecutive", "renumber"],
+        ),
         ({"criteria": [{"name": "a", "description": "d", "scale": ["x", " "]}]}, ["no anchor sentence"]),
-        ({"criteria": [{"name": "a", "description": "d", "scale": ["x", "y"], "weight": 0}]},
-         ["criteria[0].weight = 0", "> 0"]),
+        (
+            {"criteria": [{"name": "a", "description": "d", "scale": ["x", "y"], "weight": 0}]},
+            ["criteria[0].weight = 0", "> 0"],
+        ),
         ({"criteria": [{"name": "a", "description": "d", "scale": ["x", "y"]}] * 2}, ["appears twice"]),
         ({"criteria": [{"name": "a", "scale": ["x", "y"]}]}, ["criteria[0].description", "required"]),
     ],
@@ -118,7 +154,9 @@ def test_unparseable_and_missing_files_are_clear(tmp_path: Path) -> None:
         Rubric.from_yaml("- a\n- b\n")
 
 
-def _verdict(passed: bool | None, status: str = "scored", scores: tuple[int | None, int | None] = (1, 2)) -> Verdict:
+def _verdict(
+    passed: bool | None, status: str = "scored", scores: tuple[int | None, int | None] = (1, 2)
+) -> Verdict:
     rubric = Rubric.from_yaml(YAML)
     total = None if scores[0] is None else rubric.total({"correct": scores[0], "polite": scores[1]})  # type: ignore[dict-item]
     return Verdict(
@@ -127,10 +165,22 @@ def _verdict(passed: bool | None, status: str = "scored", scores: tuple[int | No
         passed=passed,
         total=total,
         scores=(
-            CriterionScore(criterion="correct", score=scores[0], low=1, high=2, weight=2.0,
-                           anchor=None if scores[0] is None else rubric.criteria[0].scale[scores[0]]),
-            CriterionScore(criterion="polite", score=scores[1], low=1, high=3, weight=1.0,
-                           anchor=None if scores[1] is None else rubric.criteria[1].scale[scores[1]]),
+            CriterionScore(
+                criterion="correct",
+                score=scores[0],
+                low=1,
+                high=2,
+                weight=2.0,
+                anchor=None if scores[0] is None else rubric.criteria[0].scale[scores[0]],
+            ),
+            CriterionScore(
+                criterion="polite",
+                score=scores[1],
+                low=1,
+                high=3,
+                weight=1.0,
+                anchor=None if scores[1] is None else rubric.criteria[1].scale[scores[1]],
+            ),
         ),
         rationale="the amount is off by ten",
         reason=None if status == "scored" else "the reply was malformed twice",
@@ -142,7 +192,7 @@ def _verdict(passed: bool | None, status: str = "scored", scores: tuple[int | No
 
 def test_verdict_refuses_truthiness() -> None:
     verdict = _verdict(True, scores=(2, 3))
-    with pytest.raises(TypeError, match="assert verdict.passed"):
+    with pytest.raises(TypeError, match=r"assert verdict\.passed"):
         bool(verdict)
 
 

@@ -15,8 +15,11 @@ from harness._instrument import handoff
 from judges import Judge, Rubric, configure_semantic_checks, rubric_postcondition
 
 ARTICLE = Rubric.from_dict(
-    {"name": "article", "criteria": [{"name": "flags", "description": "Are big items flagged?",
-                                      "scale": ["no", "yes"]}], "pass_threshold": 1.0}
+    {
+        "name": "article",
+        "criteria": [{"name": "flags", "description": "Are big items flagged?", "scale": ["no", "yes"]}],
+        "pass_threshold": 1.0,
+    }
 )
 
 
@@ -46,7 +49,9 @@ def test_judged_checkers_are_off_by_default_and_selectable() -> None:
 
 def test_paraphrased_constraint_judged_kept_is_no_violation() -> None:
     run = run_system(_pipeline, ("Flag everything above ten thousand dollars.",))
-    assert [v.checker for v in run_checks(run.log, ["goal_drift"])] == ["goal_drift"]  # literal rule misses it
+    assert [v.checker for v in run_checks(run.log, ["goal_drift"])] == [
+        "goal_drift"
+    ]  # literal rule misses it
     endpoint = ScriptedEndpoint(reply({"kept": 2}, "ten thousand dollars is the same limit"))
     configure_semantic_checks(make(endpoint))
     assert run_checks(run.log, ["goal_drift_judged"]) == []
@@ -72,8 +77,9 @@ def test_undecided_judge_leaves_the_literal_rule() -> None:
 
 def test_phantom_completion_judged_flags_an_ok_agent_with_a_failing_result() -> None:
     run = run_system(_pipeline, ("Servers $14,500. Consulting $22,000.",))
-    configure_semantic_checks(make(ScriptedEndpoint(reply({"flags": 1}, "nothing flagged"))),
-                              postconditions={"writer": ARTICLE})
+    configure_semantic_checks(
+        make(ScriptedEndpoint(reply({"flags": 1}, "nothing flagged"))), postconditions={"writer": ARTICLE}
+    )
     [violation] = run_checks(run.log, ["phantom_completion_judged"])
     assert violation.checker == "phantom_completion_judged"
     assert "agent writer ended ok" in violation.message and "Verdict FAILED" in violation.message
