@@ -1,0 +1,36 @@
+"""Each shipped reference system, naive and hardened, under `pytest --chaos`, replayed from its cassette.
+
+The naive variants carry the bug their system is known for; the hardened ones carry the fix.
+Under --chaos, the checkers find each naive bug and each hardened twin passes every example.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from scenarios._reference import FAULTS, REFERENCE_RUNS, cassette_dir
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for ref in REFERENCE_RUNS:
+        if ref.fault is not None or not ref.cassette_path().is_file():
+            continue
+        site = FAULTS[ref.system][1][0]["site"]  # where the fault that shows this system's bug strikes
+        mark = pytest.mark.chaos(
+            faults=[site],
+            checks="default",
+            cassette=str(cassette_dir() / f"{ref.name}.json"),
+            deadline=ref.deadline,
+        )
+        cases.append(pytest.param(ref, marks=mark, id=ref.name))
+    return cases
+
+
+@pytest.mark.parametrize("ref", _cases())
+def test_reference(chaos: Any, services: dict[str, Any], ref: Any) -> None:
+    if ref.system not in services:  # each system's services start once and serve both variants
+        services[ref.system] = services["stack"].enter_context(ref.services())
+    chaos.run(ref.entry, variant=ref.variant, **services[ref.system])
