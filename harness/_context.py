@@ -172,6 +172,7 @@ class RunContext:
         self.cassette = cassette
         self.replay_tools = replay_tools
         self.deadline = 600.0  # virtual seconds; the runner sets the run's own
+        self.ended = False  # set when run_end is appended; work finishing later was never joined
         self.harness_errors: list[BaseException] = []
         self._lock = threading.RLock()
         self._tool_calls: dict[str, int] = defaultdict(int)

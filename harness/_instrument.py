@@ -432,7 +432,7 @@ def spawn(coro: Coroutine[Any, Any, R], *, name: str, target: str | None = None)
     ctx.emit(Spawn, task=name, target=target or name, **where)
 
     def joined(done: asyncio.Task[R]) -> None:
-        if any(e.kind == "run_end" for e in reversed(ctx.log)):
+        if ctx.ended:
             return  # cancelled by the runner after the run ended: never joined
         if done.cancelled():
             outcome = "cancelled"

@@ -158,6 +158,7 @@ def _finish(ctx: RunContext, output: Any, error: BaseException | None, deadline_
         parent_step_id=None,
         agent=None,
     )
+    ctx.ended = True
 
 
 def run_system(
