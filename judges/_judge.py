@@ -664,6 +664,8 @@ def _in_judge_run(judge: Judge, messages: list[dict[str, str]], rubric: Rubric) 
         entry="judges.judge",
         meta={"judge": True},
     )
+    if judge._owns_cassette and judge.record_mode != "none":
+        judge.close()  # save as we go: a long recording that is interrupted keeps what it recorded
     if run.error is not None:
         raise run.error
     return str(run.output), substituted_steps(run.log)
