@@ -116,6 +116,30 @@ def render_html(rows: Sequence[ResultRow], tests: Sequence[TestSummary], figures
         )
     out.append("</table>")
 
+    out.append("<h2>Pass rate by fault kind &times; checker</h2>")
+    out.append(
+        "<p class='muted'>Share of runs hit by each fault kind in which each checker held "
+        "(the <i>assertions</i> column: the test's own assertions held and nothing was raised).</p>"
+    )
+    out.append(f'<img class="plot" alt="heatmap" src="{figures.heatmap}">')
+    out.append("<h2>pass^k</h2>")
+    out.append(
+        "<p class='muted'>pass^k is the chance that k independent runs all succeed (pass or handled), "
+        "estimated from n runs with c successes as C(c,k)/C(n,k), as tau-bench reports it.</p>"
+    )
+    if figures.pass_hat_k or figures.pass_hat_k_faults:
+        out.append('<div class="grid">')
+        for uri, alt in (
+            (figures.pass_hat_k, "pass^k per test"),
+            (figures.pass_hat_k_faults, "pass^k vs faults"),
+        ):
+            if uri:
+                out.append(f'<img class="plot" alt="{alt}" src="{uri}">')
+        out.append("</div>")
+    else:
+        out.append(
+            "<p>No test ran more than once: pass^k needs repeated runs (use <code>--chaos</code>).</p>"
+        )
     # Minimal failing plans, each with its command and swimlane.
     out.append("<h2>Failures: minimal failing plans</h2>")
     if not failing:
@@ -157,30 +181,6 @@ def render_html(rows: Sequence[ResultRow], tests: Sequence[TestSummary], figures
             out.append(f'<img class="plot" alt="swimlane of {_e(t.test)}" src="{lane}">')
         out.append("</div>")
 
-    out.append("<h2>Pass rate by fault kind &times; checker</h2>")
-    out.append(
-        "<p class='muted'>Share of runs hit by each fault kind in which each checker held "
-        "(the <i>assertions</i> column: the test's own assertions held and nothing was raised).</p>"
-    )
-    out.append(f'<img class="plot" alt="heatmap" src="{figures.heatmap}">')
-    out.append("<h2>pass^k</h2>")
-    out.append(
-        "<p class='muted'>pass^k is the chance that k independent runs all succeed (pass or handled), "
-        "estimated from n runs with c successes as C(c,k)/C(n,k), as tau-bench reports it.</p>"
-    )
-    if figures.pass_hat_k or figures.pass_hat_k_faults:
-        out.append('<div class="grid">')
-        for uri, alt in (
-            (figures.pass_hat_k, "pass^k per test"),
-            (figures.pass_hat_k_faults, "pass^k vs faults"),
-        ):
-            if uri:
-                out.append(f'<img class="plot" alt="{alt}" src="{uri}">')
-        out.append("</div>")
-    else:
-        out.append(
-            "<p>No test ran more than once: pass^k needs repeated runs (use <code>--chaos</code>).</p>"
-        )
     out.append("<h2>Judge-score retention under faults</h2>")
     if figures.retention:
         out.append(f'<img class="plot" alt="judge retention" src="{figures.retention}">')

@@ -82,7 +82,7 @@ def heatmap_svg(hm: Heatmap) -> str:
     from matplotlib.colors import LinearSegmentedColormap
 
     rows, cols = len(hm.kinds), len(hm.checkers)
-    with _figure(max(6.0, 2.0 + 1.1 * cols), max(2.6, 1.4 + 0.5 * rows)) as fig:
+    with _figure(min(13.0, max(6.0, 2.0 + 0.95 * cols)), max(2.6, 1.6 + 0.5 * rows)) as fig:
         ax = fig.add_subplot()
         cmap = LinearSegmentedColormap.from_list("brownout", ["#d73027", "#fee08b", "#1a9850"]).with_extremes(
             bad="#f0f0f0"
@@ -118,7 +118,7 @@ def pass_hat_k_svg(groups: Sequence[tuple[str, Sequence[ResultRow]]], k_max: int
                 [p for _, p in curve],
                 marker="o",
                 markersize=3,
-                label=f"{_short(label, 40)} (n={len(rows)})",
+                label=f"{_short(label.rsplit('::', 1)[-1], 44)} (n={len(rows)})",
             )
         ax.set_xlabel("k (all k independent trials must pass)")
         ax.set_ylabel("pass^k")
@@ -198,7 +198,7 @@ def swimlane_svg(log: RunLog, violation_steps: Sequence[int], title: str) -> str
             lane(event.name)
     n = max(len(log), 1)
     label_calls = len(log) <= 160
-    with _figure(13.0, max(2.0, 0.9 + 0.5 * len(lanes))) as fig:
+    with _figure(13.0, max(2.2, 1.1 + 0.8 * len(lanes))) as fig:
         ax = fig.add_subplot()
         for step in sorted(set(violation_steps)):
             ax.axvspan(step - 0.5, step + 0.5, color=_VIOLATION, alpha=0.8, zorder=0, lw=0)
@@ -236,7 +236,9 @@ def swimlane_svg(log: RunLog, violation_steps: Sequence[int], title: str) -> str
                 )
                 if label_calls:
                     tag = event.name + (f" #{event.attempt}" if event.attempt > 1 else "")
-                    ax.text(event.seq, y - 0.3, tag, fontsize=6, rotation=25, ha="left", va="top", zorder=4)
+                    ax.text(
+                        event.seq, y - 0.28, tag, fontsize=6.5, rotation=20, ha="left", va="bottom", zorder=4
+                    )
             elif isinstance(event, LLMCall):
                 y = lane(event.agent)
                 hollow = event.source == "substituted"
@@ -264,12 +266,12 @@ def swimlane_svg(log: RunLog, violation_steps: Sequence[int], title: str) -> str
                 )
                 ax.text(
                     event.seq,
-                    y + 0.32,
-                    f"{event.site}.{event.effect} @ {event.t:g}s",
+                    y + 0.3,
+                    f"{event.site}[{event.target or '*'}]: {event.effect} @ {event.t:g}s",
                     fontsize=6.5,
                     color=_FAULT,
                     ha="center",
-                    va="bottom",
+                    va="top",
                     zorder=5,
                 )
             elif isinstance(event, Handoff | MessageSend):
