@@ -239,8 +239,8 @@ def measure() -> dict[str, Any]:
                     "mock_us": mock * 1e6,
                     "vcrpy_us": per_call_vcrpy(theirs, size) * 1e6,
                     "ratio": replay / mock,
-                    "load_s": _median_time(lambda p=ours: Cassette(p)),  # type: ignore[misc]
-                    "vcrpy_load_s": _median_time(lambda p=theirs: load_vcrpy(p), repeat=3),  # type: ignore[misc]
+                    "load": _median_time(lambda p=ours: Cassette(p)),  # type: ignore[misc]
+                    "vcrpy_load": _median_time(lambda p=theirs: load_vcrpy(p), repeat=3),  # type: ignore[misc]
                 }
             )
     return {"rows": rows, "load_average": load_average}
