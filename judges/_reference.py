@@ -63,15 +63,27 @@ def judge_reference_runs(
     names: Sequence[str] | None = None,
     run_record_mode: str = "none",
     run_directory: Path | None = None,
+    record_missing_in: Path | None = None,
 ) -> dict[str, Verdict]:
-    """Run the selected reference runs (default: every faulted run) and judge each output."""
+    """Run the selected reference runs (default: every faulted run) and judge each output.
+
+    Args:
+        judge: The judge.
+        names: Reference-run names (default: each system's naive and hardened run under its fault).
+        run_record_mode: Record mode of the system runs' cassettes (``none`` replays them).
+        run_directory: Where the system runs' cassettes are (default: ``cassettes/reference``).
+        record_missing_in: Record a run whose cassette is missing into this directory instead.
+    """
     from scenarios._reference import REFERENCE_RUNS, run_reference
 
     rubrics = _rubrics()
     chosen = [r for r in REFERENCE_RUNS if (r.name in names if names else r.fault is not None)]
     verdicts: dict[str, Verdict] = {}
     for ref in chosen:
-        run = run_reference(ref, record_mode=run_record_mode, directory=run_directory)
+        mode, directory = run_record_mode, run_directory
+        if record_missing_in is not None and mode == "none" and not ref.cassette_path(directory).exists():
+            mode, directory = "all", record_missing_in
+        run = run_reference(ref, record_mode=mode, directory=directory)
         verdicts[ref.name] = judge(
             run.output, rubrics[RUBRIC_FOR[ref.system]], context=task_of(ref.system), run=run
         )
@@ -117,7 +129,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from judges._attacks import _with_endpoint
 
     def body(judge: Judge, _: argparse.Namespace) -> int:
-        verdicts = judge_reference_runs(judge)
+        import os
+        import tempfile
+
+        # The systems ask $OPENAI_BASE_URL; a run without a reference cassette is recorded aside.
+        os.environ["OPENAI_BASE_URL"] = str(judge.base_url)
+        with tempfile.TemporaryDirectory() as scratch:
+            verdicts = judge_reference_runs(judge, record_missing_in=Path(scratch))
         save_verdicts(verdicts)
         for name, verdict in verdicts.items():
             print(f"{name}: {verdict.outcome}")
