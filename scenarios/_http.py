@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, quote, urlsplit
 
 from scenarios._errors import ServiceError
@@ -119,7 +119,7 @@ class JSONService:
             )
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def start(self) -> JSONService:
+    def start(self) -> Self:
         if self._server is not None:
             return self
         routes = self.routes()
@@ -186,7 +186,7 @@ class JSONService:
             self._thread.join(timeout=5)
         self._server = self._thread = None
 
-    def __enter__(self) -> JSONService:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
