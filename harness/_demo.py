@@ -54,6 +54,7 @@ def _command(args: argparse.Namespace, report: Path, workers: int) -> list[str]:
     cmd = [
         sys.executable, "-m", "pytest", "test_reference_demo.py", "-q", "--chaos",
         f"--chaos-seed={args.seed}", f"--chaos-examples={args.examples}", f"--chaos-report={report}",
+        "--junitxml=junit.xml",
     ]  # fmt: skip
     if workers > 1:
         cmd += ["-n", str(workers)]
@@ -62,9 +63,24 @@ def _command(args: argparse.Namespace, report: Path, workers: int) -> list[str]:
     return cmd
 
 
-def _errors_without_runs(output: str, tested: set[str]) -> dict[str, str]:
-    """Tests pytest reports as failed or errored that produced no run (e.g. a cassette miss)."""
-    found = {}
+def _errors_without_runs(output: str, tested: set[str], junit: Path | None = None) -> dict[str, str]:
+    """Tests that failed or errored without producing a run (e.g. a cassette miss), with the reason.
+
+    Read from pytest's JUnit XML when there is one (it keeps each message whole), else from
+    the short test summary lines of its output.
+    """
+    found: dict[str, str] = {}
+    if junit is not None and junit.is_file():
+        import xml.etree.ElementTree as ET
+
+        for case in ET.parse(junit).getroot().iter("testcase"):
+            module = (case.get("classname") or "").replace(".", "/")
+            nodeid = f"{module}.py::{case.get('name')}"
+            for tag in ("failure", "error"):
+                problem = case.find(tag)
+                if problem is not None and nodeid not in tested:
+                    found[nodeid] = (problem.get("message") or tag).strip().splitlines()[0]
+        return found
     for line in output.splitlines():
         for prefix in ("FAILED ", "ERROR "):
             if line.startswith(prefix):
@@ -74,13 +90,13 @@ def _errors_without_runs(output: str, tested: set[str]) -> dict[str, str]:
     return found
 
 
-def _describe(rows: list[Any], output: str = "") -> tuple[list[str], list[str]]:
+def _describe(rows: list[Any], output: str = "", junit: Path | None = None) -> tuple[list[str], list[str]]:
     """Lines per reference test, and the ways the demo did not show what it should."""
     from harness._report import summarize_tests
     from harness._report._markdown import plan_oneline
 
     lines, surprises = [], []
-    for nodeid, reason in sorted(_errors_without_runs(output, {r.test for r in rows}).items()):
+    for nodeid, reason in sorted(_errors_without_runs(output, {r.test for r in rows}, junit).items()):
         name = nodeid.rsplit("[", 1)[-1].rstrip("]")
         system, _, variant = name.partition("_")
         lines.append(f"  {system:<12} {variant:<9} ERROR   {reason[:160]}")
@@ -164,11 +180,18 @@ def main(args: argparse.Namespace) -> int:
     started = time.monotonic()
     for stale in ("results.parquet", "results.csv"):  # never summarize an earlier demo's results
         (report / stale).unlink(missing_ok=True)
+    junit: Path | None = None
     try:
         _stage(workdir)
+        # A wide terminal, so pytest's short summary keeps each failure's reason whole.
+        env = {**os.environ, "COLUMNS": "1000"}
         done = subprocess.run(
-            _command(args, report, workers), cwd=workdir, capture_output=True, text=True, check=False
+            _command(args, report, workers), cwd=workdir, capture_output=True, text=True, check=False, env=env
         )
+        if (workdir / "junit.xml").is_file():
+            report.mkdir(parents=True, exist_ok=True)
+            junit = report / "junit.xml"
+            shutil.copyfile(workdir / "junit.xml", junit)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -186,7 +209,7 @@ def main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    lines, surprises = _describe(rows, done.stdout)
+    lines, surprises = _describe(rows, done.stdout, junit)
     print(f"\nfinished in {elapsed:.0f} s: {len(rows)} runs\n")
     print("\n".join(lines))
     print(f"\nreport:  {report / 'report.html'}")
