@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from harness import CassetteMiss
+from harness import CassetteMiss, run_system
+from scenarios import checkout
 from scenarios._record import comparable
 from scenarios._reference import REFERENCE_RUNS, ReferenceRun, cassette_dir, find, run_reference
+from scenarios._shop import ShopService
 
 ENDS_AT_DEADLINE = {"negotiation_naive_lost_offer"}
 
@@ -38,11 +40,16 @@ def test_every_committed_cassette_belongs_to_a_reference_run() -> None:
     assert stray == []
 
 
-def test_a_request_that_was_not_recorded_is_a_miss_not_a_network_call(tmp_path: object) -> None:
+def test_a_request_that_was_not_recorded_is_a_miss_not_a_network_call() -> None:
+    from harness._cassette import Cassette
+
     ref = find("checkout_naive")
-    other = ReferenceRun("checkout", "hardened")  # asks the model the same, but replays from a copy
-    source = ref.cassette_path()
-    target = other.cassette_path(directory=tmp_path)  # type: ignore[arg-type]
-    target.write_text(source.read_text().replace("short, friendly", "long, formal"))
-    with pytest.raises(CassetteMiss, match="record-reference"):
-        run_reference(other, directory=tmp_path)  # type: ignore[arg-type]
+    other_order = checkout.Order(
+        order_id="ord-2002", email="bo@example.com", items=[checkout.LineItem(sku="MS-7", qty=1)]
+    )
+    cassette = Cassette(ref.cassette_path(), record_command="brownout record-reference")
+    with ShopService() as shop, pytest.raises(CassetteMiss, match="brownout record-reference") as info:
+        run_system(checkout.run, (other_order,), {"shop": shop, "variant": "naive"}, cassette=cassette)
+    cassette.close()
+    assert str(ref.cassette_path()) in str(info.value)
+    assert "notifier" in str(info.value)
