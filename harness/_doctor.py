@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import contextvars
 import importlib
 import inspect
 import json
@@ -25,16 +26,19 @@ import re
 import socket
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from harness._context import LLMSite, RunContext, RunHooks, ToolSite
 from harness._errors import HarnessError
 from harness._events import AgentStart, LLMCall, ToolCall
 from harness._runner import Run
 
 __all__ = ["Diagnosis", "Finding", "add_arguments", "diagnose", "main", "resolve_entry"]
+
+T = TypeVar("T")
 
 _ENTRY = re.compile(r"^(?P<module>[A-Za-z_][\w.]*):(?P<attr>[A-Za-z_][\w.]*)$")
 # Tool names that usually change the world.
@@ -159,17 +163,43 @@ def resolve_entry(spec: str) -> Callable[..., Any]:
 
 
 # -- network I/O the harness does not capture -------------------------------------------------
-_HARNESS_FILES = ("harness/_llm.py", "harness/_cassette.py", "harness/_instrument.py")
+# Set while a @tool call or a captured LLM request is in progress. Context variables follow
+# the work into tasks it starts (connection attempts of an async HTTP client run in such tasks).
+_CAPTURED: contextvars.ContextVar[bool] = contextvars.ContextVar("brownout_doctor_captured", default=False)
 
 
-def _attributed(frame: Any) -> bool:
-    """Whether the code making this connection is inside a @tool or the LLM capture."""
-    while frame is not None:
-        filename = frame.f_code.co_filename.replace("\\", "/")
-        if filename.endswith(_HARNESS_FILES):
-            return True
-        frame = frame.f_back
-    return False
+class _Attributing(RunHooks):
+    """Marks the context of every tool call and LLM request, so their connections are not flagged."""
+
+    def tool_call(self, ctx: RunContext, site: ToolSite, proceed: Callable[[], T]) -> T:
+        token = _CAPTURED.set(True)
+        try:
+            return proceed()
+        finally:
+            _CAPTURED.reset(token)
+
+    async def atool_call(self, ctx: RunContext, site: ToolSite, proceed: Callable[[], Awaitable[T]]) -> T:
+        token = _CAPTURED.set(True)
+        try:
+            return await proceed()
+        finally:
+            _CAPTURED.reset(token)
+
+    def llm_request(self, ctx: RunContext, site: LLMSite, proceed: Callable[[], Any]) -> Any:
+        token = _CAPTURED.set(True)
+        try:
+            return proceed()
+        finally:
+            _CAPTURED.reset(token)
+
+    async def allm_request(
+        self, ctx: RunContext, site: LLMSite, proceed: Callable[[], Awaitable[Any]]
+    ) -> Any:
+        token = _CAPTURED.set(True)
+        try:
+            return await proceed()
+        finally:
+            _CAPTURED.reset(token)
 
 
 @contextlib.contextmanager
@@ -178,13 +208,11 @@ def _watch_connections(found: list[str]) -> Iterator[None]:
     original_ex = socket.socket.connect_ex
 
     def note(address: Any) -> None:
-        if not _attributed(sys._getframe(2)):
-            where = (
-                f"{address[0]}:{address[1]}"
-                if isinstance(address, tuple) and len(address) >= 2
-                else str(address)
-            )
-            found.append(where)
+        if not _CAPTURED.get():
+            if isinstance(address, tuple) and len(address) >= 2:
+                found.append(f"{address[0]}:{address[1]}")
+            else:
+                found.append(str(address))
 
     def connect(self: socket.socket, address: Any) -> None:
         note(address)
@@ -199,8 +227,8 @@ def _watch_connections(found: list[str]) -> Iterator[None]:
     try:
         yield
     finally:
-        socket.socket.connect = original  # type: ignore[method-assign]
-        socket.socket.connect_ex = original_ex  # type: ignore[method-assign]
+        socket.socket.connect = original  # type: ignore[method-assign,assignment]
+        socket.socket.connect_ex = original_ex  # type: ignore[method-assign,assignment]
 
 
 # -- the diagnosis ------------------------------------------------------------------------------
@@ -232,7 +260,9 @@ def diagnose(
     unseen: list[str] = []
     try:
         with _watch_connections(unseen):
-            run = run_system(fn, args, kwargs or {}, cassette=tape, deadline=deadline, entry=name)
+            run = run_system(
+                fn, args, kwargs or {}, hooks=_Attributing(), cassette=tape, deadline=deadline, entry=name
+            )
     except HarnessError as exc:  # a harness error after the run: the run is on the exception
         failed: Run | None = getattr(exc, "run", None)
         if failed is None:
@@ -423,17 +453,18 @@ def _findings(
 
 
 def _tools_declared_near(fn: Callable[..., Any]) -> set[str]:
-    """Names of the @tool functions defined in the entry point's package (its imported modules)."""
-    package = (getattr(fn, "__module__", "") or "").split(".")[0]
+    """Names of the @tool functions of the entry point's module: defined in it (or its submodules)
+    or imported into it by name."""
+    module_name = getattr(fn, "__module__", "") or ""
     names: set[str] = set()
-    if not package:
+    if not module_name:
         return names
-    for module_name, module in list(sys.modules.items()):
-        if module is None or (module_name != package and not module_name.startswith(package + ".")):
+    for name, module in list(sys.modules.items()):
+        if module is None or (name != module_name and not name.startswith(module_name + ".")):
             continue
         for value in list(vars(module).values()):
             spec = getattr(value, "__brownout_tool__", None)
-            if spec is not None and getattr(value, "__module__", None) == module_name:
+            if spec is not None and (getattr(value, "__module__", None) == name or name == module_name):
                 names.add(spec.name)
     return names
 
@@ -479,28 +510,52 @@ def _json(option: str, text: str, kind: type) -> Any:
     return value
 
 
+def _reference_for(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    """The shipped reference run (no fault) whose entry point is ``fn``, for the requested variant."""
+    try:
+        from scenarios._reference import REFERENCE_RUNS
+    except ImportError:
+        return None
+    variant = kwargs.get("variant", "naive")
+    for ref in REFERENCE_RUNS:
+        if ref.fault is None and ref.entry is fn and ref.variant == variant:
+            return ref
+    return None
+
+
 def main(args: argparse.Namespace) -> int:
     """Run the entry point once and print what the harness saw."""
     try:
         fn = resolve_entry(args.entry)
         positional = _json("--args", args.args, list)
         keywords = _json("--kwargs", args.kwargs, dict)
-        setup = resolve_entry(args.setup) if args.setup else None
+        setup: Callable[[], Any] | None = resolve_entry(args.setup) if args.setup else None
         if args.cassette is not None and not Path(args.cassette).is_file():
             raise DoctorError(f"--cassette {args.cassette!r}: no such file.")
+        cassette, deadline = args.cassette, args.deadline
+        reference = None if setup is not None else _reference_for(fn, keywords)
+        if reference is not None:
+            # A shipped reference system: start its services and replay its recorded cassette.
+            setup = reference.services
+            if cassette is None and reference.cassette_path().is_file():
+                cassette = str(reference.cassette_path())
+            deadline = reference.deadline
+            source = (
+                f"LLM replies from {cassette}" if cassette else "no cassette recorded yet: LLM calls go live"
+            )
+            print(f"reference system {reference.name}: its services started; {source}.")
         with setup() if setup is not None else contextlib.nullcontext({}) as extra:
             if not isinstance(extra, dict):
                 raise DoctorError(
                     f"--setup {args.setup!r} yielded a {type(extra).__name__}; it must yield a dict of "
-                    "keyword "
-                    "arguments for the entry point (or an empty dict)."
+                    "keyword arguments for the entry point (or an empty dict)."
                 )
             found = diagnose(
                 fn,
                 tuple(positional),
                 {**extra, **keywords},
-                cassette=args.cassette,
-                deadline=args.deadline,
+                cassette=cassette,
+                deadline=deadline,
                 entry=args.entry,
             )
     except DoctorError as exc:

@@ -226,3 +226,41 @@ def test_doctor_reports_a_run_that_raised(pytester: pytest.Pytester) -> None:
 def test_doctor_usage_errors(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["doctor", *argv]) == 2
     assert needle in capsys.readouterr().err
+
+
+def _reference_naive_runs() -> list[object]:
+    from scenarios._reference import REFERENCE_RUNS
+
+    return [
+        pytest.param(ref, id=ref.name)
+        for ref in REFERENCE_RUNS
+        if ref.fault is None and ref.variant == "naive" and ref.cassette_path().is_file()
+    ]
+
+
+@pytest.mark.parametrize("ref", _reference_naive_runs())
+def test_doctor_lists_each_reference_systems_agents_and_tools(
+    ref: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness._events import AgentStart, ToolCall
+    from scenarios._reference import run_reference
+
+    expected = run_reference(ref, miss="nearest").log  # type: ignore[arg-type]
+    agents = {e.name for e in expected.of(AgentStart)}
+    tools = {e.name: e.side_effect for e in expected.of(ToolCall)}
+    system = ref.system  # type: ignore[attr-defined]
+    assert cli_main(["doctor", f"scenarios.{system}:run"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"reference system {system}_naive: its services started; LLM replies from ")
+    seen = out.split("What the harness sees:")[1].split("What it cannot see")[0]
+    agent_part, _, tool_part = seen.partition("  tools")
+
+    def names(part: str) -> set[str]:
+        return {line.split(":")[0].strip(" -") for line in part.splitlines() if line.startswith("    - ")}
+
+    assert names(agent_part) == agents and f"  agents ({len(agents)}):" in agent_part
+    assert names(tool_part) == set(tools)
+    for name, side_effect in tools.items():
+        line = next(x for x in tool_part.splitlines() if x.startswith(f"    - {name}: "))
+        assert ("side-effecting" if side_effect else "read-only") in line
+    assert " live" not in seen.split("LLM calls:")[1].splitlines()[0]  # replayed offline
