@@ -1,0 +1,59 @@
+"""The public surface is deliberate: every package's ``__all__`` is pinned here.
+
+Adding a public name means adding it here too; everything else lives in ``_private`` modules.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import pytest
+
+PINNED: dict[str, set[str]] = {
+    "harness": {
+        "AnyEvent", "CassetteError", "CassetteMiss", "Channel", "ChannelEmpty", "ChaosSettings",
+        "ConfigError", "HarnessError", "NotInRun", "ReplayDivergence", "Run", "RunHooks", "RunLog",
+        "RunLogError", "StaleFencingToken", "StateStore", "Versioned", "Violation", "WorkerKilled", "agent",
+        "checker", "constraint", "current_run", "dead_letter", "escalate", "handoff", "load_profile",
+        "postcondition", "record", "redundant", "register_profile", "register_semantic_check", "run_checks",
+        "run_system", "spawn", "tool",
+    },
+    "faults": {
+        "AckLost", "Bandwidth", "Chance", "ContextLengthExceeded", "Corrupt", "DeadlineCancelled", "Delay",
+        "Disconnect", "Down", "Drop", "Duplicate", "EFFECTS", "Effect", "EffectBase", "EmptyResponse",
+        "EmptyResult", "Fault", "FaultError", "FaultPlan", "FaultPlanError", "Hang", "Kill", "Latency",
+        "LimitData", "LogicalClock", "LostAck", "LostWrite", "MalformedResponse", "MalformedResult",
+        "NetworkFaultError", "PlanHooks", "RateLimit", "Reorder", "ResetPeer", "SITES", "ServerError",
+        "Slicer", "SlowClose", "SlowThenSucceed", "StaleRead", "Timeout", "ToolError", "TruncatedResponse",
+        "VirtualClockLoop", "effect_kinds",
+    },
+    "judges": {
+        "CONSTRAINT_RUBRIC", "Calibration", "CalibrationError", "Criterion", "CriterionScore", "Ensemble",
+        "Judge", "JudgeCallError", "JudgeConfigError", "JudgeError", "JudgeSpec", "LabelledExample",
+        "Rubric", "RubricError", "Verdict", "VerdictCache", "VerdictFailed", "calibrate", "cohen_kappa",
+        "configure_semantic_checks", "constraint_check", "judge", "labelled_set", "register_judge",
+        "rubric_postcondition",
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("package", sorted(PINNED))
+def test_all_is_pinned_and_every_name_resolves(package: str) -> None:
+    module = importlib.import_module(package)
+    assert set(module.__all__) == PINNED[package], (
+        f"{package}.__all__ changed: added {sorted(set(module.__all__) - PINNED[package])}, "
+        f"removed {sorted(PINNED[package] - set(module.__all__))}. Update PINNED if this is deliberate."
+    )
+    for name in module.__all__:
+        assert hasattr(module, name), f"{package}.__all__ names {name!r}, which {package} does not define"
+
+
+@pytest.mark.parametrize("package", ["harness", "faults", "judges", "scenarios"])
+def test_every_module_is_private_or_declares_its_public_names(package: str) -> None:
+    module = importlib.import_module(package)
+    for info in pkgutil.iter_modules(module.__path__):
+        if info.name.startswith("_"):
+            continue
+        public = importlib.import_module(f"{package}.{info.name}")
+        assert hasattr(public, "__all__"), f"{package}.{info.name} is public but has no __all__"
