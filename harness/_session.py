@@ -34,6 +34,7 @@ from faults._clock import _real_monotonic
 __all__ = ["ChaosSession", "ProgressLine"]
 
 ROWS_KEY = "brownout_rows"
+VERDICT_KEY = "brownout_verdict"  # what the judge fixture records per verdict
 # Failing runs of one test whose logs are kept beside the report (plus always the last run).
 MAX_LOGS_PER_TEST = 25
 
@@ -48,6 +49,8 @@ class _TestState:
     fixture: Any
     mode: str
     checkers: list[str]
+    item: Any = None
+    props_seen: int = 0
     rows: list[Any] = field(default_factory=list)
     runs: list[Any] = field(default_factory=list)
     started: float = field(default_factory=_wall)
@@ -145,7 +148,7 @@ class ChaosSession:
             checkers = [spec.name for spec in get_checkers(settings.checks)]
         except Exception:  # an invalid selection fails the run itself, with its own message
             checkers = []
-        state = _TestState(fixture, mode, checkers)
+        state = _TestState(fixture, mode, checkers, item=item, props_seen=len(item.user_properties))
         self._tests[item.nodeid] = state
         fixture.on_run.append(lambda run: self._on_run(item.nodeid, state, run))
         self._observe_examples(item, state)
@@ -177,6 +180,7 @@ class ChaosSession:
     def _example_failed(self, state: _TestState, first: int, exc: BaseException) -> None:
         if len(state.rows) <= first:
             return  # the body failed before any run: nothing to classify
+        self._absorb_verdicts(state)
         last = state.rows[-1]
         if not last.ok:
             return  # the run itself already explains the failure (raised, violated, indeterminate)
@@ -194,6 +198,7 @@ class ChaosSession:
             violations=run.violations,
             error=run.error,
             assertion=text,
+            judges=last.judge_map(),
         )
         state.rows[-1] = last.model_copy(update={"outcome": redo.outcome, "assertion": redo.assertion})
 
@@ -202,9 +207,48 @@ class ChaosSession:
         if restore is not None:
             restore[0].obj = restore[1]  # type: ignore[attr-defined]
 
+    def _absorb_verdicts(self, state: _TestState) -> None:
+        """Attach judge verdicts the test recorded since the last run to that run's row.
+
+        The ``judge`` fixture adds each verdict to the test's ``user_properties``; a verdict
+        given after run N and before run N+1 judged run N's output.
+        """
+        props = state.item.user_properties if state.item is not None else []
+        fresh, state.props_seen = props[state.props_seen :], len(props)
+        verdicts = [v for k, v in fresh if k == VERDICT_KEY and isinstance(v, dict)]
+        if not verdicts or not state.rows:
+            return
+        from harness._report import row_from_log
+
+        last, run = state.rows[-1], state.runs[-1]
+        judges = dict(last.judge_map())
+        for verdict in verdicts:
+            rubric = verdict.get("rubric")
+            name = rubric.get("name") if isinstance(rubric, dict) else str(rubric or "rubric")
+            judges[str(name)] = {
+                "score": verdict.get("total"),
+                "passed": verdict.get("passed"),
+                "status": verdict.get("status", "scored"),
+            }
+        redo = row_from_log(
+            run.log,
+            test=last.test,
+            index=last.index,
+            mode=last.mode,
+            plan=run.plan,
+            checkers_run=state.checkers,
+            violations=run.violations,
+            error=run.error,
+            assertion=last.assertion,
+            judges=judges,
+        )
+        state.rows[-1] = last.model_copy(update={"judges": redo.judges, "outcome": redo.outcome})
+
     def _on_run(self, nodeid: str, state: _TestState, run: Any) -> None:
         from harness._fixture import reproduce_command
         from harness._report import row_from_log
+
+        self._absorb_verdicts(state)
 
         row = row_from_log(
             run.log,
@@ -229,6 +273,7 @@ class ChaosSession:
         state = self._tests.pop(item.nodeid, None)
         if state is None or not state.rows:
             return
+        self._absorb_verdicts(state)
         rows = list(state.rows)
         last = rows[-1]
         update: dict[str, Any] = {"final": True}
@@ -248,6 +293,7 @@ class ChaosSession:
                 violations=run.violations,
                 error=run.error,
                 assertion=_failure_text(report) or "the test failed",
+                judges=last.judge_map(),
             )
             update["outcome"] = redo.outcome
             update["assertion"] = redo.assertion

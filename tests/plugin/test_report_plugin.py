@@ -265,3 +265,53 @@ def test_chaos_exploration_rows_each_example_and_the_minimal_plan(pytester: pyte
     assert "--chaos-plan=" in final.reproduce.iloc[0]
     page = (out / "report.html").read_text(encoding="utf-8")
     assert 'alt="pass^k per test"' in page and 'alt="swimlane of test_explore.py::test_naive"' in page
+
+
+JUDGED_TESTS = """
+from judges import Rubric
+
+RUBRIC = Rubric.from_dict({
+    "name": "capital", "pass_threshold": 1.0,
+    "criteria": [{"name": "correct", "description": "Is the capital right?",
+                  "scale": {1: "wrong city", 2: "right city"}}],
+})
+
+def answer(city):
+    return {"answer": f"The capital of France is {city}."}
+
+def test_right(chaos, judge):
+    run = chaos.run(answer, "Paris")
+    assert judge(run.output, RUBRIC, context="What is the capital of France?").passed
+
+def test_wrong(chaos, judge):
+    run = chaos.run(answer, "Berlin")
+    judge(run.output, RUBRIC, context="What is the capital of France?")  # judged, not asserted
+"""
+
+
+def test_judge_verdicts_reach_the_rows(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from test_judge_plugin import _Grader  # the judge plugin tests' grading server
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Grader)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("BROWNOUT_JUDGE_BASE_URL", f"http://127.0.0.1:{server.server_address[1]}/v1")
+    monkeypatch.setenv("BROWNOUT_JUDGE_MODEL", "smollm2")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-0000")
+    try:
+        pytester.makepyfile(test_capitals=JUDGED_TESTS)
+        out = pytester.path / "rep"
+        result = pytester.runpytest("--chaos-record-mode=once", f"--chaos-report={out}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    result.assert_outcomes(passed=2)
+    frame = _table(out).set_index("test")
+    right = json.loads(frame.loc["test_capitals.py::test_right"].judges)
+    wrong = frame.loc["test_capitals.py::test_wrong"]
+    assert right == {"capital": {"passed": True, "score": 1.0, "status": "scored"}}
+    assert json.loads(wrong.judges) == {"capital": {"passed": False, "score": 0.0, "status": "scored"}}
+    # the test passed, yet its judge failed the output: a silent failure
+    assert wrong.outcome == "silent" and frame.loc["test_capitals.py::test_right"].outcome == "pass"
