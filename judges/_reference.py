@@ -72,8 +72,10 @@ def judge_reference_runs(
         names: Reference-run names (default: each system's naive and hardened run under its fault).
         run_record_mode: Record mode of the system runs' cassettes (``none`` replays them).
         run_directory: Where the system runs' cassettes are (default: ``cassettes/reference``).
-        record_missing_in: Record a run whose cassette is missing into this directory instead.
+        record_missing_in: Record a run whose cassette is missing or out of date (a replay miss)
+            into this directory instead.
     """
+    from harness._errors import CassetteMiss
     from scenarios._reference import REFERENCE_RUNS, run_reference
 
     rubrics = _rubrics()
@@ -83,7 +85,12 @@ def judge_reference_runs(
         mode, directory = run_record_mode, run_directory
         if record_missing_in is not None and mode == "none" and not ref.cassette_path(directory).exists():
             mode, directory = "all", record_missing_in
-        run = run_reference(ref, record_mode=mode, directory=directory)
+        try:
+            run = run_reference(ref, record_mode=mode, directory=directory)
+        except CassetteMiss:
+            if record_missing_in is None:
+                raise
+            run = run_reference(ref, record_mode="all", directory=record_missing_in)
         verdicts[ref.name] = judge(
             run.output, rubrics[RUBRIC_FOR[ref.system]], context=task_of(ref.system), run=run
         )

@@ -189,3 +189,34 @@ def test_judge_reply_substituted_by_nearest_policy_is_indeterminate(tmp_path: Pa
     assert verdict.status == "indeterminate" and verdict.passed is None
     assert "judge's own call was answered by substituted content" in (verdict.reason or "")
     assert verdict.raw  # the substituted reply is kept for inspection
+
+
+def test_output_of_a_run_answered_by_nearest_substitution_is_indeterminate(tmp_path: Path) -> None:
+    from harness import run_system
+    from harness._cassette import Cassette
+    from harness._events import LLMCall
+
+    system_llm = ScriptedEndpoint("Paris is the capital of France.")
+    client = system_llm.client()
+
+    def system(question: str) -> str:
+        reply_ = client.chat.completions.create(
+            model="smollm2", messages=[{"role": "user", "content": question}], temperature=0
+        )
+        return reply_.choices[0].message.content or ""
+
+    path = tmp_path / "system.json"
+    recorder = Cassette(path, record_mode="once")
+    run_system(system, ("Capital of France?",), cassette=recorder)
+    recorder.close()
+    # A fault changed the path: the system asks something never recorded; `nearest` substitutes.
+    replayer = Cassette(path, miss="nearest")
+    run = run_system(system, ("Capital of France, in one word?",), cassette=replayer)
+    assert [c.source for c in run.log.of(LLMCall)] == ["substituted"]
+    assert run.output == "Paris is the capital of France."
+    grader = ScriptedEndpoint(reply({"correct": 2, "clear": 3}))
+    verdict = make(grader)(run, RUBRIC, context="Capital of France?")
+    assert verdict.status == "indeterminate" and verdict.passed is None
+    assert grader.requests == []
+    # the same output from a run that really asked the model is judged normally
+    assert make(grader)(run.output, RUBRIC, context="Capital of France?").passed is True
