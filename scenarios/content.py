@@ -147,31 +147,32 @@ def _is_context_length(exc: openai.BadRequestError) -> bool:
 
 # -- scratchpad ------------------------------------------------------------------------------
 async def _note_naive(store: StateStore, stage: str, produce: Any) -> str:
-    notes = await store.aread("notes")  # read ... (then the slow model call) ... write
-    output: str = await produce()
-    await store.awrite("notes", [*(notes.value or []), f"{stage}: {output[:80]}"])
-    return output
+    async with agent(stage, budget_tokens=BUDGET_TOKENS):
+        notes = await store.aread("notes")  # read ... (then the slow model call) ... write
+        output: str = await produce()
+        await store.awrite("notes", [*(notes.value or []), f"{stage}: {output[:80]}"])
+        return output
 
 
 async def _note_hardened(store: StateStore, stage: str, produce: Any) -> str:
-    output: str = await produce()
-    while True:  # versioned append: retry if someone else wrote in between
-        current = await store.aread("notes")
-        note = [*(current.value or []), f"{stage}: {output[:80]}"]
-        if await store.acompare_and_set("notes", current.version, note):
-            return output
+    async with agent(stage, budget_tokens=BUDGET_TOKENS):
+        output: str = await produce()
+        while True:  # versioned append: retry if someone else wrote in between
+            current = await store.aread("notes")
+            note = [*(current.value or []), f"{stage}: {output[:80]}"]
+            if await store.acompare_and_set("notes", current.version, note):
+                return output
 
 
 # -- naive -------------------------------------------------------------------------------------
 async def _naive_stage(client: openai.AsyncOpenAI, stage: str, transcript: list[str]) -> str:
-    async with agent(stage, budget_tokens=BUDGET_TOKENS):
-        while True:
-            try:
-                return await _ask(client, stage, "\n\n".join(transcript))
-            except openai.BadRequestError as exc:
-                if not _is_context_length(exc) or len(transcript) <= 1:
-                    raise
-                del transcript[: max(1, len(transcript) // 2)]  # "make room": drop the oldest half
+    while True:
+        try:
+            return await _ask(client, stage, "\n\n".join(transcript))
+        except openai.BadRequestError as exc:
+            if not _is_context_length(exc) or len(transcript) <= 1:
+                raise
+            del transcript[: max(1, len(transcript) // 2)]  # "make room": drop the oldest half
 
 
 async def _naive(client: openai.AsyncOpenAI, task: ContentTask, store: StateStore) -> ContentResult:
@@ -225,16 +226,15 @@ async def _fit(client: openai.AsyncOpenAI, previous: str, budget: int) -> str:
 
 
 async def _hardened_stage(client: openai.AsyncOpenAI, stage: str, brief: Brief) -> str:
-    async with agent(stage, budget_tokens=BUDGET_TOKENS):
-        brief = brief.model_copy(update={"previous": await _fit(client, brief.previous, BUDGET_TOKENS)})
-        try:
-            return await _ask(client, stage, _render(brief))
-        except openai.BadRequestError as exc:
-            if not _is_context_length(exc):
-                raise
-            # Out of room: shorten the previous output, never the brief's rules.
-            short = brief.model_copy(update={"previous": brief.previous[:BUDGET_TOKENS]})
-            return await _ask(client, stage, _render(short))
+    brief = brief.model_copy(update={"previous": await _fit(client, brief.previous, BUDGET_TOKENS)})
+    try:
+        return await _ask(client, stage, _render(brief))
+    except openai.BadRequestError as exc:
+        if not _is_context_length(exc):
+            raise
+        # Out of room: shorten the previous output, never the brief's rules.
+        short = brief.model_copy(update={"previous": brief.previous[:BUDGET_TOKENS]})
+        return await _ask(client, stage, _render(short))
 
 
 async def _hardened(client: openai.AsyncOpenAI, task: ContentTask, store: StateStore) -> ContentResult:

@@ -15,20 +15,22 @@ from scenarios._reference import REFERENCE_RUNS, ReferenceRun, cassette_dir, fin
 from scenarios._shop import ShopService
 
 ENDS_AT_DEADLINE = {"negotiation_naive_lost_offer"}
+NO_MODEL_CALLS = {"negotiation_naive_lost_offer"}  # deadlocks before anyone asks the model: no cassette
 
 
 @pytest.mark.parametrize("ref", REFERENCE_RUNS, ids=lambda r: r.name)
 def test_reference_run_replays_offline_and_identically(ref: ReferenceRun) -> None:
-    assert ref.cassette_path().is_file(), (
-        f"missing cassette: run `brownout record-reference --only {ref.name}`"
-    )
+    if ref.name not in NO_MODEL_CALLS:
+        assert ref.cassette_path().is_file(), (
+            f"no cassette: run `brownout record-reference --only {ref.name}`"
+        )
     first = run_reference(ref)
     second = run_reference(ref)
     assert first.error is None or ref.name in ENDS_AT_DEADLINE, repr(first.error)
     assert first.status == ("cancelled" if ref.name in ENDS_AT_DEADLINE else "ok")
     llm_calls = [e for e in first.log if e.kind == "llm_call"]
-    assert llm_calls, "a reference run must exercise the model"
-    assert {e.source for e in llm_calls} == {"replayed"}
+    assert bool(llm_calls) is (ref.name not in NO_MODEL_CALLS)
+    assert {e.source for e in llm_calls} <= {"replayed", "injected"}  # injected: the fault plan's
     assert first.run_id != second.run_id
     assert comparable(first.log) == comparable(second.log)
     assert first.output == second.output
