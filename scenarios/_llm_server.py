@@ -82,6 +82,17 @@ def _require_server_package() -> None:
             )
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to stop the server when its parent dies (a killed test run)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -189,7 +200,11 @@ class LocalLLMServer:
             self.port = _free_port()
         self._log = tempfile.TemporaryFile(prefix="brownout-llm-server-")  # noqa: SIM115 - closed in stop()
         self._process = subprocess.Popen(
-            self.command(), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            self.command(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         deadline = time.monotonic() + self.startup_timeout
         while True:
