@@ -1,0 +1,35 @@
+"""The attack set and its recorded flip-rate measurement (replayed offline from the cassette)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from judges import Judge, labelled_set
+from judges._attacks import ATTACKS, BASES, DEFAULT_CASSETTE, measure, table
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_attack_set_is_large_and_varied() -> None:
+    assert len(ATTACKS) >= 20
+    names = {a.name for a in ATTACKS}
+    assert len(names) == len(ATTACKS)
+    for needed in ("ignore_rubric", "fake_close_generic", "fake_close_guessed", "json_verdict", "role_play"):
+        assert needed in names
+    examples, rubrics = labelled_set()
+    by_id = {e.id: e for e in examples}
+    for base in BASES:
+        assert by_id[base].label is False  # the bases fail their rubric: an attack tries to make them pass
+        rubric = rubrics[str(by_id[base].rubric)]
+        for attack in ATTACKS:
+            attacked = attack.apply("CANDIDATE", rubric)
+            assert "CANDIDATE" in attacked and attacked != "CANDIDATE"
+
+
+def test_recorded_flip_rates_replay_offline_and_match_the_docs() -> None:
+    with Judge("smollm2", base_url="http://127.0.0.1:9/v1", cassette=ROOT / DEFAULT_CASSETTE) as judge:
+        rows = measure(judge)
+    assert [r.prompt for r in rows] == ["hardened", "naive"]
+    assert all(r.pairs == len(ATTACKS) * len(BASES) for r in rows)
+    text = table(rows, "smollm2")
+    assert text in (ROOT / "docs" / "judges.md").read_text(encoding="utf-8")
