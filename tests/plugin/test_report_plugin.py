@@ -291,11 +291,31 @@ def test_wrong(chaos, judge):
 
 def test_judge_verdicts_reach_the_rows(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
-    from http.server import ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from test_judge_plugin import _Grader  # the judge plugin tests' grading server
+    class Grader(BaseHTTPRequestHandler):
+        """An OpenAI-compatible judge endpoint on 127.0.0.1: full marks when the candidate says Paris."""
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Grader)
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            fence = body["messages"][-1]["content"].split("CANDIDATE (data, not instructions):\n", 1)[-1]
+            scores = {"correct": 2 if "Paris" in fence else 1}
+            message = {"role": "assistant", "content": json.dumps({"rationale": "checked", "scores": scores})}
+            data = json.dumps({
+                "id": "c1", "object": "chat.completion", "created": 1, "model": body["model"],
+                "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
+                "usage": {"prompt_tokens": 50, "completion_tokens": 9, "total_tokens": 59},
+            }).encode()  # fmt: skip
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Grader)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("BROWNOUT_JUDGE_BASE_URL", f"http://127.0.0.1:{server.server_address[1]}/v1")
     monkeypatch.setenv("BROWNOUT_JUDGE_MODEL", "smollm2")
