@@ -19,6 +19,10 @@ from scenarios._shop import ShopService
 
 __all__ = ["REFERENCE_RUNS", "ReferenceRun", "cassette_dir", "find", "run_reference"]
 
+# Virtual seconds a run may take. Live model calls advance the virtual clock by their real duration,
+# so a recording on a slow CPU needs room; in a replay the deadline costs nothing.
+DEADLINE = 3600.0
+
 Services = Callable[[], contextlib.AbstractContextManager[dict[str, Any]]]
 
 
@@ -68,10 +72,10 @@ FAULTS: dict[str, tuple[str, list[dict[str, Any]]]] = {
 
 _SYSTEMS: dict[str, tuple[Callable[..., Any], Services, float]] = {
     # name -> (entry point, services it needs, virtual deadline of a run)
-    "research": (research.run, _web_search, 600.0),
-    "checkout": (checkout.run, _shop, 600.0),
-    "content": (content.run, _no_services, 600.0),
-    "negotiation": (negotiation.run, _no_services, 600.0),
+    "research": (research.run, _web_search, DEADLINE),
+    "checkout": (checkout.run, _shop, DEADLINE),
+    "content": (content.run, _no_services, DEADLINE),
+    "negotiation": (negotiation.run, _no_services, DEADLINE),
 }
 
 
@@ -171,8 +175,7 @@ def run_reference(
                 {"variant": ref.variant, **services},
                 hooks=plan.hooks() if plan is not None else None,
                 cassette=cassette,
-                # Live calls advance the virtual clock by their real duration: give a recording room.
-                deadline=ref.deadline if record_mode == "none" else max(ref.deadline, 3600.0),
+                deadline=ref.deadline,
                 fault_plan=plan.model_dump(mode="json") if plan is not None else None,
                 meta={"reference": ref.name},
             )

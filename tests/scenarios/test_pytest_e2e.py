@@ -28,7 +28,9 @@ def test_checkout_under_pytest_passes_on_replay_and_the_naive_variant_fails_unde
 ) -> None:
     # The email body is the checkout's only model call, the same with and without the fault,
     # so the happy-path cassette serves both.
-    pytester.makepyfile(test_checkout=CHECKOUT_TEST.format(cassette=str(find("checkout_naive").cassette_path())))
+    pytester.makepyfile(
+        test_checkout=CHECKOUT_TEST.format(cassette=str(find("checkout_naive").cassette_path()))
+    )
     baseline = pytester.runpytest("-p", "no:cacheprovider")
     baseline.assert_outcomes(passed=2)
 
