@@ -171,8 +171,9 @@ class JSONService:
             ) from exc
         server.daemon_threads = True
         self._server = server
+        # A short poll interval: stopping the service waits for one poll.
         self._thread = threading.Thread(
-            target=server.serve_forever, name=f"brownout-{self.name}", daemon=True
+            target=server.serve_forever, args=(0.02,), name=f"brownout-{self.name}", daemon=True
         )
         self._thread.start()
         return self

@@ -31,6 +31,10 @@ HEADING = "## Reference systems"
 REPEATS = 5
 
 
+def _size_kb(path: Path) -> float:
+    return path.stat().st_size / 1024 if path.exists() else 0.0  # a run that never asks the model has none
+
+
 def measure() -> list[dict[str, Any]]:
     rows = []
     for ref in REFERENCE_RUNS:
@@ -49,7 +53,7 @@ def measure() -> list[dict[str, Any]]:
                 "llm_calls": sum(1 for e in run.log if e.kind == "llm_call"),
                 "events": len(run.log),
                 "virtual_s": run.log[-1].t,
-                "cassette_kb": ref.cassette_path().stat().st_size / 1024,
+                "cassette_kb": _size_kb(ref.cassette_path()),
             }
         )
     return rows
@@ -61,8 +65,8 @@ def render(rows: list[dict[str, Any]]) -> str:
         HEADING,
         "",
         "Offline replay of each reference run from its committed cassette, local services included",
-        f"(median of {REPEATS}; Python {platform.python_version()}, {cores} cores). Virtual seconds: how",
-        "much time the run spans on its virtual clock — it costs no wall time.",
+        f"(median of {REPEATS}; Python {platform.python_version()}, {cores} cores). Virtual s: how much time",
+        "the run spans on its virtual clock, which costs no wall time.",
         "",
         "Command: `python tests/benchmarks/bench_reference.py`",
         "",
@@ -100,7 +104,7 @@ def write_section(section: str) -> None:
 def test_reference_replay_benchmark() -> None:
     rows = measure()
     write_section(render(rows))
-    assert all(r["llm_calls"] > 0 for r in rows)
+    assert sum(r["llm_calls"] for r in rows) > 0
     print(render(rows))
 
 
