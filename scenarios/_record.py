@@ -66,7 +66,12 @@ def record_all(directory: Path | None, only: list[str] | None, base_url: str) ->
             recorded = run_reference(ref, record_mode="all", directory=directory)
             took = time.monotonic() - started
             calls = sum(1 for e in recorded.log if e.kind == "llm_call")
-            lines.append(f"recorded {ref.name}: {calls} LLM calls, {took:.1f} s, status {recorded.status}")
+            first, second = (run_reference(ref, directory=directory) for _ in range(2))
+            same = first.output == recorded.output and comparable(first.log) == comparable(second.log)
+            verdict = "replays identically" if same else "REPLAY DIFFERS"
+            lines.append(
+                f"recorded {ref.name}: {calls} LLM calls, {took:.1f} s, status {recorded.status}; {verdict}"
+            )
             print(lines[-1], flush=True)
     finally:
         if previous is None:
@@ -81,13 +86,17 @@ def main(args: argparse.Namespace) -> int:
     from scenarios._llm_server import LocalLLMServer
 
     if args.base_url:
-        record_all(args.dir, args.only, args.base_url)
-        return 0
-    try:
-        with LocalLLMServer() as server:
-            print(f"local LLM server at {server.base_url}", flush=True)
-            record_all(args.dir, args.only, server.base_url)
-    except LLMServerError as exc:
-        print(f"brownout record-reference: {exc}", file=sys.stderr)
-        return 2
+        lines = record_all(args.dir, args.only, args.base_url)
+    else:
+        try:
+            with LocalLLMServer() as server:
+                print(f"local LLM server at {server.base_url}", flush=True)
+                lines = record_all(args.dir, args.only, server.base_url)
+        except LLMServerError as exc:
+            print(f"brownout record-reference: {exc}", file=sys.stderr)
+            return 2
+    failed = [line for line in lines if line.endswith("REPLAY DIFFERS")]
+    if failed:
+        print(f"brownout record-reference: {len(failed)} recording(s) replay differently", file=sys.stderr)
+        return 1
     return 0
