@@ -4,8 +4,8 @@ Public names only; internals live in ``_private`` modules.
 """
 
 from harness._channel import Channel, ChannelEmpty
-from harness._checks import Violation, checker, run_checks
 from harness._checkers._semantic import register_semantic_check
+from harness._checks import Violation, checker, run_checks
 from harness._context import RunHooks, current_run
 from harness._declare import constraint, dead_letter, escalate, postcondition, redundant
 from harness._errors import (
@@ -29,9 +29,9 @@ from harness._state import StaleFencingToken, StateStore, Versioned
 __all__ = [
     "AnyEvent",
     "CassetteError",
+    "CassetteMiss",
     "Channel",
     "ChannelEmpty",
-    "CassetteMiss",
     "ChaosSettings",
     "ConfigError",
     "HarnessError",

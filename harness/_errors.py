@@ -57,7 +57,7 @@ class NotInRun(HarnessError):
     """An API that needs an active run was called outside one."""
 
 
-class WorkerKilled(BaseException):  # noqa: N818 - named for what happened to the worker
+class WorkerKilled(BaseException):
     """Crash-stop of an agent (an injected worker kill).
 
     Derives from :class:`BaseException` on purpose: a real crash is not something the

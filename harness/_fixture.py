@@ -14,7 +14,7 @@ from harness._settings import ChaosSettings
 __all__ = ["Chaos", "ViolationsFound", "cassette_path_for", "reproduce_command"]
 
 
-class ViolationsFound(AssertionError):  # noqa: N818 - reads as what the test learns
+class ViolationsFound(AssertionError):
     """A run's history broke one or more checkers. ``.run`` holds the run."""
 
     def __init__(self, message: str, run: Run) -> None:

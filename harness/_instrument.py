@@ -50,7 +50,7 @@ def _error_text(exc: BaseException | None) -> tuple[str | None, str | None]:
     return str(scrub(str(exc)))[:2000] or type(exc).__name__, type(exc).__name__
 
 
-class agent:  # noqa: N801 - used like a function: ``with agent("planner"):``
+class agent:
     """Open an agent scope: every step inside is attributed to ``name``.
 
     Works as a context manager (``with`` / ``async with``) and as a decorator on sync
@@ -66,7 +66,9 @@ class agent:  # noqa: N801 - used like a function: ``with agent("planner"):``
 
     def __init__(self, name: str, *, budget_tokens: int | None = None) -> None:
         if not isinstance(name, str) or not name:
-            raise ConfigError(f"agent(name={name!r}): the name must be a non-empty string, e.g. agent('planner').")
+            raise ConfigError(
+                f"agent(name={name!r}): the name must be a non-empty string, e.g. agent('planner')."
+            )
         self.name = name
         self.budget_tokens = budget_tokens
         self._ctx: RunContext | None = None
@@ -138,7 +140,9 @@ class agent:  # noqa: N801 - used like a function: ``with agent("planner"):``
                 raise
         return self
 
-    def __exit__(self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._close(exc)
 
     async def __aenter__(self) -> agent:
@@ -232,7 +236,9 @@ class _Call:
 
     __slots__ = ("args", "ctx", "digest", "executed", "key", "site", "spec", "token")
 
-    def __init__(self, ctx: RunContext, spec: ToolSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self, ctx: RunContext, spec: ToolSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
         self.ctx = ctx
         self.spec = spec
         bound = _bind(spec, args, kwargs)
@@ -253,7 +259,9 @@ class _Call:
             return False, None
         return cast(tuple[bool, Any], cassette.replay_tool(self.spec.name, self.digest, self.site))
 
-    def finish(self, started: float, result: Any = None, exc: BaseException | None = None, replayed: bool = False) -> None:
+    def finish(
+        self, started: float, result: Any = None, exc: BaseException | None = None, replayed: bool = False
+    ) -> None:
         ctx, spec = self.ctx, self.spec
         error, error_type = _error_text(exc)
         status = status_of(exc)
@@ -300,9 +308,7 @@ def tool(fn: Callable[P, R], /) -> Callable[P, R]: ...
 def tool(
     name: str | None = None, *, side_effect: bool = False, compensate: str | None = None
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
-def tool(
-    name: Any = None, *, side_effect: bool = False, compensate: str | None = None
-) -> Any:
+def tool(name: Any = None, *, side_effect: bool = False, compensate: str | None = None) -> Any:
     """Declare a function as a tool: its calls, results and errors go into the run log.
 
     Usable bare (``@tool``) or with arguments (``@tool("charge", side_effect=True,

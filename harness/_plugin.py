@@ -23,25 +23,59 @@ _CHAOS_KEY = pytest.StashKey["Chaos"]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("chaos", "brownout: fault injection and replay for LLM multi-agent systems")
-    group.addoption("--chaos", action="store_true", default=False,
-                    help="Explore fault plans with Hypothesis for every test that uses the `chaos` fixture.")
-    group.addoption("--chaos-examples", type=int, default=None, metavar="N",
-                    help="Fault plans to try per chaos test (default 100).")
-    group.addoption("--chaos-seed", type=int, default=None, metavar="SEED",
-                    help="Seed for fault-plan generation: the same seed gives the same plans.")
-    group.addoption("--chaos-plan", default=None, metavar="JSON|FILE",
-                    help="Run exactly this fault plan (JSON or a file), as printed by a failure.")
-    group.addoption("--chaos-record-mode", default=None, choices=_RECORD_MODES,
-                    help="Cassette record mode (default none: replay only, never touch the network).")
-    group.addoption("--chaos-miss", default=None, choices=_MISS,
-                    help="What a cassette miss does: strict (error), nearest (substitute the same agent's "
-                         "recording, marked), live (call the endpoint and record). Default: strict; "
-                         "nearest under --chaos.")
-    group.addoption("--chaos-report", default=None, metavar="DIR",
-                    help="Where reports and failing run logs go (default reports/latest).")
-    group.addoption("--chaos-live", action="store_true", default=False,
-                    help="Run tests marked `live` (they record against a real local LLM server). "
-                         "Same as BROWNOUT_LIVE=1.")
+    group.addoption(
+        "--chaos",
+        action="store_true",
+        default=False,
+        help="Explore fault plans with Hypothesis for every test that uses the `chaos` fixture.",
+    )
+    group.addoption(
+        "--chaos-examples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Fault plans to try per chaos test (default 100).",
+    )
+    group.addoption(
+        "--chaos-seed",
+        type=int,
+        default=None,
+        metavar="SEED",
+        help="Seed for fault-plan generation: the same seed gives the same plans.",
+    )
+    group.addoption(
+        "--chaos-plan",
+        default=None,
+        metavar="JSON|FILE",
+        help="Run exactly this fault plan (JSON or a file), as printed by a failure.",
+    )
+    group.addoption(
+        "--chaos-record-mode",
+        default=None,
+        choices=_RECORD_MODES,
+        help="Cassette record mode (default none: replay only, never touch the network).",
+    )
+    group.addoption(
+        "--chaos-miss",
+        default=None,
+        choices=_MISS,
+        help="What a cassette miss does: strict (error), nearest (substitute the same agent's "
+        "recording, marked), live (call the endpoint and record). Default: strict; "
+        "nearest under --chaos.",
+    )
+    group.addoption(
+        "--chaos-report",
+        default=None,
+        metavar="DIR",
+        help="Where reports and failing run logs go (default reports/latest).",
+    )
+    group.addoption(
+        "--chaos-live",
+        action="store_true",
+        default=False,
+        help="Run tests marked `live` (they record against a real local LLM server). "
+        "Same as BROWNOUT_LIVE=1.",
+    )
     parser.addini("chaos_cassette_dir", "Cassette directory, relative to the rootdir.", default="cassettes")
     parser.addini("chaos_report_dir", "Report directory, relative to the rootdir.", default="reports/latest")
 
@@ -80,7 +114,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     live = config.getoption("--chaos-live") or os.environ.get("BROWNOUT_LIVE", "") not in ("", "0")
     if live:
         return
-    skip = pytest.mark.skip(reason="live tier: pass --chaos-live or set BROWNOUT_LIVE=1 (needs the `llm` extra)")
+    skip = pytest.mark.skip(
+        reason="live tier: pass --chaos-live or set BROWNOUT_LIVE=1 (needs the `llm` extra)"
+    )
     for item in items:
         if "live" in item.keywords:
             item.add_marker(skip)
@@ -155,7 +191,10 @@ def chaos(request: pytest.FixtureRequest) -> Iterator[Chaos]:
 
 @pytest.fixture
 def judge(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A rubric judge whose calls go through the test's cassette: ``judge(run.output, rubric, context=task)``."""
+    """A rubric judge whose calls go through the test's cassette.
+
+    Use: ``verdict = judge(run.output, rubric, context=task)``.
+    """
     from judges._pytest import judge_fixture
 
     yield from judge_fixture(request)

@@ -30,7 +30,7 @@ class RunLog(Sequence[AnyEvent]):
     :meth:`frame`.
     """
 
-    __slots__ = ("_events", "run_id", "meta")
+    __slots__ = ("_events", "meta", "run_id")
 
     def __init__(self, run_id: str, events: Sequence[AnyEvent] = (), meta: dict[str, Any] | None = None):
         self.run_id = run_id

@@ -76,8 +76,9 @@ def _activated(ctx: RunContext) -> Iterator[None]:
         _RUN.reset(run_token)
 
 
-def _run_async(ctx: RunContext, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-               deadline: float) -> tuple[Any, BaseException | None, bool]:
+def _run_async(
+    ctx: RunContext, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], deadline: float
+) -> tuple[Any, BaseException | None, bool]:
     loop = VirtualClockLoop()
     ctx.set_clock(loop.time)
     outcome: dict[str, Any] = {"deadline": False}
@@ -140,8 +141,9 @@ def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
     loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
-def _finish(ctx: RunContext, output: Any, error: BaseException | None, deadline_passed: bool,
-            deadline: float) -> None:
+def _finish(
+    ctx: RunContext, output: Any, error: BaseException | None, deadline_passed: bool, deadline: float
+) -> None:
     status = status_of(error)
     if status == "timeout":
         status = "error"
@@ -193,7 +195,7 @@ def run_system(
         run_id=run_id,
     )
     ctx.deadline = deadline
-    is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+    is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__)
     output: Any = None
     error: BaseException | None = None
     deadline_passed = False
@@ -219,7 +221,8 @@ def run_system(
                         output = fn(*args, **kwargs)
                         if inspect.isawaitable(output):
                             raise TypeError(
-                                f"{ctx.entry} returned an awaitable from a sync call; pass the async function "
+                                f"{ctx.entry} returned an awaitable from a sync call; pass the async "
+                                "function "
                                 "itself (not a lambda around it) so that it runs on the virtual clock."
                             )
                     except BaseException as exc:

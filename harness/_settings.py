@@ -88,7 +88,9 @@ _ACTIVE = "default"
 def register_profile(name: str, parent: str = "default", **changes: Any) -> None:
     """Register a named settings profile, like Hypothesis's ``settings.register_profile``."""
     if parent not in _PROFILES:
-        raise ConfigError(f"register_profile(parent={parent!r}): unknown profile; known: {sorted(_PROFILES)}.")
+        raise ConfigError(
+            f"register_profile(parent={parent!r}): unknown profile; known: {sorted(_PROFILES)}."
+        )
     _PROFILES[name] = _validate(_PROFILES[parent].replace(**changes), source=f"profile {name!r}")
 
 

@@ -1,4 +1,4 @@
 """The event types of a run log, public: ``from harness.events import ToolCall``."""
 
 from harness._events import *  # noqa: F403
-from harness._events import __all__ as __all__  # noqa: PLC0414
+from harness._events import __all__ as __all__
