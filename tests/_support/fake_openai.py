@@ -11,7 +11,8 @@ answers (a per-request counter), so record/replay ordering is observable:
 - ``POST /v1/completions`` (legacy) and ``POST /v1/embeddings``.
 
 Every request is kept in ``server.requests`` (method, path, query, headers, body) so
-tests can check what went over the wire. Concurrent requests are served by threads.
+tests can check what went over the wire. Concurrent requests are served by threads;
+:meth:`FakeOpenAI.answer_in_reverse` makes a batch of them finish last-arrived-first.
 Run ``python tests/_support/fake_openai.py`` to serve on a free port and print the URL.
 """
 
@@ -47,6 +48,12 @@ class _State:
     total: int = 0
     delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # answer_in_reverse: hold the first `batch` requests until all arrived, then answer
+    # the i-th arrival after (batch - i) * step seconds.
+    batch: int = 0
+    step: float = 0.0
+    arrived: int = 0
+    all_arrived: threading.Condition = field(default_factory=threading.Condition)
 
 
 def _last_user_text(messages: list[dict[str, Any]]) -> str:
@@ -120,6 +127,14 @@ class _Handler(BaseHTTPRequestHandler):
             state.total += 1
             n = state.counts[key]
             delay = state.delay
+        if state.batch:
+            with state.all_arrived:
+                state.arrived += 1
+                position = state.arrived
+                if position <= state.batch:
+                    state.all_arrived.notify_all()
+                    state.all_arrived.wait_for(lambda: state.arrived >= state.batch, timeout=10)
+                    delay += (state.batch - position + 1) * state.step
         if delay:
             time.sleep(delay)
         if parts.path.endswith("/chat/completions"):
@@ -295,6 +310,17 @@ class FakeOpenAI:
     def set_delay(self, seconds: float) -> None:
         assert self._server is not None
         self._server.state.delay = seconds
+
+    def answer_in_reverse(self, batch: int, step: float = 0.05) -> None:
+        """Hold the next ``batch`` requests until all have arrived, then answer the last first.
+
+        Each reply still carries its arrival number (``reply #<n>``), so a test sees which
+        request the server took for which.
+        """
+        assert self._server is not None
+        state = self._server.state
+        with state.all_arrived:
+            state.batch, state.step, state.arrived = batch, step, 0
 
     def start(self) -> FakeOpenAI:
         self._server = _Server()

@@ -168,6 +168,68 @@ def test_three_identical_requests_replay_in_recorded_order(tmp_path: Path, opena
     assert "holds this exact request 3 time(s); this run sent it a 4th time" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("record_mode", "miss", "before", "concurrent"),
+    [
+        ("once", "strict", 0, 2),  # a fresh cassette
+        ("new_episodes", "strict", 1, 3),  # one recording exists: replayed, the rest recorded
+        ("all", "strict", 2, 5),  # two recordings exist: all five re-recorded
+        ("none", "live", 1, 4),  # the miss policy appends
+    ],
+)
+def test_identical_concurrent_requests_each_get_their_own_recording(
+    tmp_path: Path,
+    openai_server: FakeOpenAI,
+    socket_guard_factory: Any,
+    record_mode: str,
+    miss: str,
+    before: int,
+    concurrent: int,
+) -> None:
+    """The n-th identical request *sent* in a run gets the n-th recording, also when they overlap.
+
+    The server answers the overlapping requests last-arrived-first, so the recordings
+    complete in the opposite order to the one they were sent in.
+    """
+    url = openai_server.url
+
+    def system(n: int) -> Any:
+        async def run() -> list[str]:
+            async with openai.AsyncOpenAI(base_url=url, api_key=API_KEY, max_retries=0) as client:
+
+                async def sub_agent(i: int) -> str:
+                    async with agent(f"researcher{i}"):
+                        r = await client.chat.completions.create(model="m", messages=_user("same question"))
+                        return r.choices[0].message.content or ""
+
+                return list(await asyncio.gather(*(sub_agent(i) for i in range(n))))
+
+        return run
+
+    path = tmp_path / "c.json"
+    if before:
+        earlier = Cassette(path, record_mode="once")
+        assert run_system(system(before), cassette=earlier).error is None
+        earlier.close()
+    openai_server.answer_in_reverse(concurrent - (before if record_mode == "new_episodes" else 0))
+    recording = Cassette(path, record_mode=record_mode, miss=miss)
+    recorded = run_system(system(concurrent), cassette=recording)
+    recording.close()
+    assert recorded.error is None, recorded.error
+    assert len(set(recorded.output)) == concurrent, recorded.output
+    stored = json.loads(path.read_text())["interactions"]
+    assert sorted(i["occurrence"] for i in stored) == list(range(1, concurrent + 1))
+
+    openai_server.stop()
+    guard: SocketGuard = socket_guard_factory()
+    for _ in range(2):
+        replayed = run_system(system(concurrent), cassette=Cassette(path))
+        assert replayed.error is None, replayed.error
+        assert replayed.output == recorded.output  # request i (in sending order) gets reply i
+        assert [e.source for e in replayed.log.of(LLMCall)] == ["replayed"] * concurrent
+    assert guard.attempts == []
+
+
 def test_an_api_key_in_header_query_and_body_is_nowhere_in_the_cassette(
     tmp_path: Path, openai_server: FakeOpenAI
 ) -> None:
