@@ -11,6 +11,7 @@ fi
 .venv/bin/python -m pip install -q -e '.[test]'
 echo "== ruff"
 .venv/bin/ruff check harness faults judges scenarios tests
+.venv/bin/ruff format --check harness faults judges scenarios tests
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
