@@ -11,7 +11,10 @@ A :class:`Cassette` is one JSON file (one per test, or one per recorded producti
 HTTP interception and (de)serialisation are vcrpy's: its httpx/httpx2 transport stubs
 call :class:`_IndexedCassette`, a vcrpy ``Cassette`` subclass whose matching is a dict
 from request digest to recordings instead of vcrpy's linear scan. Matching is
-occurrence-indexed: within a run, the n-th identical request gets the n-th recording.
+occurrence-indexed: within a run, the n-th identical request gets the n-th recording,
+where requests are numbered in the order they are *sent* (handed to the transport, see
+:class:`~harness._llm.Exchange`), so overlapping identical requests keep their numbers
+whichever reply arrives first.
 
 Record modes have vcrpy's meanings: ``none`` replays only, ``once`` records only when the
 file did not exist, ``new_episodes`` replays what is recorded and records the rest,
@@ -286,6 +289,11 @@ class _IndexedCassette(vcr.cassette.Cassette):  # type: ignore[misc]
         for recordings in self.index.values():
             if len(recordings) > 1:
                 recordings.sort(key=lambda r: r.occurrence)
+            # Replay is positional (the n-th request gets the n-th recording); number the
+            # recordings 1..k in memory so new ones slot in after them even when the file
+            # has gaps (a request that failed while recording) or no numbers.
+            for position, recording in enumerate(recordings, 1):
+                recording.occurrence = position
 
     # -- decisions ---------------------------------------------------------------------
     def decide(self, request: Any, exchange: Exchange | None) -> _Decision | None:
@@ -300,8 +308,11 @@ class _IndexedCassette(vcr.cassette.Cassette):  # type: ignore[misc]
             frame = current_frame()
             agent, call = (frame.name if frame else None), None
         with owner.lock:
-            self.seen[key.digest] += 1
-            n = self.seen[key.digest]
+            if exchange is not None and exchange.cassette_occurrence is not None:
+                n = exchange.cassette_occurrence  # numbered in sending order by the capture layer
+            else:
+                self.seen[key.digest] += 1
+                n = self.seen[key.digest]
             recordings = self.index.get(key.digest)
             if owner.record_mode != "all" and recordings and n <= len(recordings):
                 action, recording = "replay", recordings[n - 1]
@@ -310,8 +321,6 @@ class _IndexedCassette(vcr.cassette.Cassette):  # type: ignore[misc]
             else:
                 recording = self.nearest(agent, call) if owner.miss == "nearest" else None
                 action = "substitute" if recording is not None else "miss"
-        if exchange is not None:
-            exchange.cassette_occurrence = n
         return _Decision(self, action, key, n, exchange, agent, call, recording)
 
     def nearest(self, agent: str | None, call: int | None) -> _Recording | None:
@@ -841,14 +850,20 @@ class Cassette:
                     stale = set(map(id, recordings))
                     vcr.interactions = [r for r in vcr.interactions if id(r) not in stale]
                     recordings.clear()
-            if occurrence <= len(recordings):
+            # Keep the digest's recordings ordered by occurrence: overlapping identical
+            # requests finish in any order, and each keeps the number it was sent with.
+            recording.occurrence = occurrence
+            position = len(recordings)
+            while position and recordings[position - 1].occurrence > occurrence:
+                position -= 1
+            if position and recordings[position - 1].occurrence == occurrence:
                 if self.record_mode != "all":
-                    return  # recorded meanwhile (a concurrent identical request)
-                old = recordings[occurrence - 1]
-                recordings[occurrence - 1] = recording
+                    return  # already recorded (another run of this cassette sent it too)
+                old = recordings[position - 1]
+                recordings[position - 1] = recording
                 vcr.interactions = [recording if r is old else r for r in vcr.interactions]
             else:
-                recordings.append(recording)
+                recordings.insert(position, recording)
                 vcr.interactions.append(recording)
             vcr._by_position = None
             self._dirty = True

@@ -159,15 +159,34 @@ def _key_of(request: httpx2.Request) -> RequestKey:
 
 
 # -- the exchange: one attempt of one LLM request ------------------------------------------
-_OCCURRENCES: weakref.WeakKeyDictionary[RunContext, dict[str, int]] = weakref.WeakKeyDictionary()
+class _Counts:
+    """Per run and request digest: how often it was asked, and how often handed to the transport."""
+
+    __slots__ = ("asked", "sent")
+
+    def __init__(self) -> None:
+        self.asked: dict[str, int] = defaultdict(int)
+        self.sent: dict[str, int] = defaultdict(int)
+
+
+_OCCURRENCES: weakref.WeakKeyDictionary[RunContext, _Counts] = weakref.WeakKeyDictionary()
 _OCC_LOCK = threading.Lock()
 
 
 class Exchange:
     """One attempt of one LLM request inside a run, from request to (streamed) reply.
 
-    The cassette layer reads the request key, agent and call position from here and
-    writes back where the reply came from (``source``).
+    The cassette layer reads the request key, agent, call position and
+    ``cassette_occurrence`` from here and writes back where the reply came from
+    (``source``).
+
+    ``occurrence`` counts the identical requests the run *asked* (every attempt, also
+    those a fault answered); ``cassette_occurrence`` counts those it *sent*, i.e. handed
+    to the transport, numbered at the moment they are handed over. That is the "n" of
+    "the n-th identical request gets the n-th recording": requests that overlap in time
+    are numbered in the order they were sent, never in the order their replies arrive,
+    so the numbering is the same in the recording and in every replay (under the virtual
+    clock, a fault's latency moves a request's send time deterministically).
     """
 
     __slots__ = (
@@ -196,9 +215,9 @@ class Exchange:
         with _OCC_LOCK:
             counts = _OCCURRENCES.get(ctx)
             if counts is None:
-                counts = _OCCURRENCES[ctx] = defaultdict(int)
-            counts[key.digest] += 1
-            self.occurrence = counts[key.digest]
+                counts = _OCCURRENCES[ctx] = _Counts()
+            counts.asked[key.digest] += 1
+            self.occurrence = counts.asked[key.digest]
         self.source: LLMSource = "live"
         self.cassette_occurrence: int | None = None
         self.substituted_for: str | None = None
@@ -206,6 +225,14 @@ class Exchange:
         self.proceeded = False
         self.response: httpx2.Response | None = None
         self.done = False
+
+    def sending(self) -> None:
+        """Mark the request as handed to the transport now, numbering it among identical ones."""
+        self.proceeded = True
+        with _OCC_LOCK:
+            counts = _OCCURRENCES[self.ctx]
+            counts.sent[self.key.digest] += 1
+            self.cassette_occurrence = counts.sent[self.key.digest]
 
     def site(self, request: httpx2.Request | None = None) -> LLMSite:
         return LLMSite(
@@ -552,7 +579,7 @@ def _send(self: httpx2.Client, request: httpx2.Request, *args: Any, **kwargs: An
     ex = Exchange(ctx, _key_of(request))
 
     def proceed() -> httpx2.Response:
-        ex.proceeded = True
+        ex.sending()
         token = _EXCHANGE.set(ex)
         try:
             response = _ORIGINAL_SEND(self, request, *args, **kwargs)
@@ -581,7 +608,7 @@ async def _asend(
     ex = Exchange(ctx, _key_of(request))
 
     async def proceed() -> httpx2.Response:
-        ex.proceeded = True
+        ex.sending()
         token = _EXCHANGE.set(ex)
         try:
             response: httpx2.Response = await _ORIGINAL_ASEND(self, request, *args, **kwargs)
