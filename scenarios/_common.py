@@ -63,6 +63,13 @@ def _platform() -> Any:
     return get_platform()
 
 
+@functools.cache
+def _ssl_context() -> Any:
+    from httpx2 import create_ssl_context
+
+    return create_ssl_context()
+
+
 def default_client() -> openai.AsyncOpenAI:
     """An ``AsyncOpenAI`` client for ``$OPENAI_BASE_URL`` (default: the recorded local server)."""
     client = openai.AsyncOpenAI(
@@ -70,6 +77,9 @@ def default_client() -> openai.AsyncOpenAI:
         api_key=os.environ.get("OPENAI_API_KEY", "sk-local"),
         max_retries=2,
         timeout=120.0,
+        # The SDK's own default http client, but with one TLS context per process: building one
+        # loads the CA bundle (~60 ms), and every run makes a fresh client.
+        http_client=openai.DefaultAsyncHttpxClient(verify=_ssl_context()),
     )
     # A fresh client detects the platform in a worker thread on its first request; on brownout's
     # virtual clock that thread's real duration would leak into the run's timestamps, so replays
