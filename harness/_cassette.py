@@ -112,7 +112,7 @@ _VOLATILE_RESPONSE_HEADERS = frozenset(
 class _Recording:
     """One recorded interaction; parsed on first use, its replayable response built once."""
 
-    __slots__ = ("_data", "_pieces", "_raw", "_reply", "digest", "occurrence", "source")
+    __slots__ = ("_data", "_raw", "_reply", "digest", "occurrence", "source")
 
     def __init__(
         self,
@@ -126,7 +126,6 @@ class _Recording:
         self._data = data
         self._raw = raw
         self._reply: dict[str, Any] | None = None
-        self._pieces: tuple[int, list[tuple[str, str]], bytes] | None = None
         self.source = source
         if data is not None:
             self.digest = str(data["digest"])
@@ -165,14 +164,6 @@ class _Recording:
                 "body": {"string": _body_bytes(response)},
             }
         return self._reply
-
-    def pieces(self) -> tuple[int, list[tuple[str, str]], bytes]:
-        """Status, header pairs and body bytes of the response, as vcrpy's stubs deserialise them."""
-        if self._pieces is None:
-            reply = self.reply()
-            headers = [(name, value) for name, values in reply["headers"].items() for value in values]
-            self._pieces = (reply["status"]["code"], headers, reply["body"]["string"])
-        return self._pieces
 
     def canonical(self) -> dict[str, Any]:
         """The canonical request (as hashed for the digest) rebuilt from the stored request."""
@@ -310,9 +301,6 @@ class _IndexedCassette(vcr.cassette.Cassette):  # type: ignore[misc]
 
     # -- decisions ---------------------------------------------------------------------
     def decide(self, request: Any, exchange: Exchange | None) -> _Decision | None:
-        """What to do with a request: from the capture layer's ``exchange`` when there is one
-        (its digest and sending number are already known, so ``request`` is not read), else
-        from vcrpy's ``request``."""
         owner = self.owner
         if exchange is not None:
             key, agent, call = exchange.key, exchange.agent, exchange.call
@@ -335,16 +323,7 @@ class _IndexedCassette(vcr.cassette.Cassette):  # type: ignore[misc]
             elif owner.writable or owner.miss == "live":
                 action, recording = "record", None
             else:
-                recording = None
-                if owner.miss == "nearest":
-                    # An identical request asked more often than recorded (the SDK's retry after a
-                    # fault cut the reply): its own last recording is the nearest; else by position.
-                    # A path the fault changed: the same agent's recording at that call, else at
-                    # its nearest earlier call (an SDK retry moves the position on).
-                    recording = recordings[-1] if recordings else self.nearest(agent, call)
-                    while recording is None and isinstance(call, int) and call > 1:
-                        call -= 1
-                        recording = self.nearest(agent, call)
+                recording = self.nearest(agent, call) if owner.miss == "nearest" else None
                 action = "substitute" if recording is not None else "miss"
         return _Decision(self, action, key, n, exchange, agent, call, recording)
 
@@ -397,10 +376,7 @@ class _IndexedCassette(vcr.cassette.Cassette):  # type: ignore[misc]
         return decision is not None and decision.action in ("replay", "substitute", "miss")
 
     def play_response(self, request: Any) -> dict[str, Any]:
-        return self.served(request._brownout).reply()
-
-    def served(self, decision: _Decision) -> _Recording:
-        """The recording that answers a replay/substitute decision; a miss raises its error."""
+        decision: _Decision = request._brownout
         if decision.action == "miss":
             error = self.owner.miss_error(decision)
             run = decision.exchange.ctx if decision.exchange is not None else current_run()
@@ -412,7 +388,7 @@ class _IndexedCassette(vcr.cassette.Cassette):  # type: ignore[misc]
             decision.exchange.source = "replayed" if decision.action == "replay" else "substituted"
             if decision.action == "substitute":
                 decision.exchange.substituted_for = decision.recording.digest
-        return decision.recording
+        return decision.recording.reply()
 
     def append(self, request: Any, response: dict[str, Any]) -> None:
         decision: _Decision | None = getattr(request, "_brownout", None)
@@ -504,8 +480,7 @@ class _Router:
         if owner is None:
             request._brownout = None
             return False
-        decided = exchange.decision if exchange is not None else None
-        request._brownout = decided if decided is not None else owner.decide(request, exchange)
+        request._brownout = owner.decide(request, exchange)
         return owner.can_play_response_for(request)
 
     def play_response(self, request: Any) -> dict[str, Any]:
@@ -546,11 +521,7 @@ def _transport_patches() -> Iterator[tuple[Any, str, Any]]:
             if cls is None or not hasattr(cls, "handle_request"):
                 continue
             original = cls.__dict__.get("handle_request", cls.handle_request)
-            yield (
-                cls,
-                "handle_request",
-                _sync_patch(original, vcr_handle_request(_ROUTER, original, module), module),
-            )
+            yield cls, "handle_request", _sync_patch(original, vcr_handle_request(_ROUTER, original, module))
         for cls_name in ("AsyncHTTPTransport", "ASGITransport", "MockTransport"):
             cls = getattr(module, cls_name, None)
             if cls is None or not hasattr(cls, "handle_async_request"):
@@ -559,51 +530,26 @@ def _transport_patches() -> Iterator[tuple[Any, str, Any]]:
             yield (
                 cls,
                 "handle_async_request",
-                _async_patch(original, vcr_handle_async_request(_ROUTER, original, module), module),
+                _async_patch(original, vcr_handle_async_request(_ROUTER, original, module)),
             )
 
 
-def _replayed(owner: _IndexedCassette, exchange: Exchange, module: Any) -> Any:
-    """The response for a request the capture layer described, or ``None`` to go through vcrpy.
-
-    The capture layer has already parsed the body and taken its digest, and replaying
-    needs nothing from the request but that; so a replayed (or substituted) reply is
-    built here from the recording's cached pieces, the way vcrpy's stub deserialises
-    it, without vcrpy re-reading the request into a ``vcr.request.Request`` (about a
-    tenth of a replayed SDK call). Requests to record, and requests the capture layer did
-    not see, take vcrpy's stub.
-    """
-    decision = exchange.decision = owner.decide(None, exchange)
-    if decision is None or decision.action == "record":
-        return None
-    status, headers, body = owner.served(decision).pieces()
-    return module.Response(status, headers=headers, stream=module.ByteStream(body))
-
-
-def _sync_patch(original: Callable[..., Any], stub: Callable[..., Any], module: Any) -> Callable[..., Any]:
+def _sync_patch(original: Callable[..., Any], stub: Callable[..., Any]) -> Callable[..., Any]:
     def handle_request(self: Any, request: Any) -> Any:
-        owner, exchange = _owner_for(request.url.path)
+        owner, _ = _owner_for(request.url.path)
         if owner is None:
             return original(self, request)
-        if exchange is not None:
-            response = _replayed(owner, exchange, module)
-            if response is not None:
-                return response
         return stub(self, request)
 
     handle_request.__brownout__ = True  # type: ignore[attr-defined]
     return handle_request
 
 
-def _async_patch(original: Callable[..., Any], stub: Callable[..., Any], module: Any) -> Callable[..., Any]:
+def _async_patch(original: Callable[..., Any], stub: Callable[..., Any]) -> Callable[..., Any]:
     async def handle_async_request(self: Any, request: Any) -> Any:
-        owner, exchange = _owner_for(request.url.path)
+        owner, _ = _owner_for(request.url.path)
         if owner is None:
             return await original(self, request)
-        if exchange is not None:
-            response = _replayed(owner, exchange, module)
-            if response is not None:
-                return response
         return await stub(self, request)
 
     handle_async_request.__brownout__ = True  # type: ignore[attr-defined]
