@@ -323,7 +323,16 @@ class _IndexedCassette(vcr.cassette.Cassette):  # type: ignore[misc]
             elif owner.writable or owner.miss == "live":
                 action, recording = "record", None
             else:
-                recording = self.nearest(agent, call) if owner.miss == "nearest" else None
+                recording = None
+                if owner.miss == "nearest":
+                    # An identical request asked more often than recorded (the SDK's retry after a
+                    # fault cut the reply): its own last recording is the nearest; else by position.
+                    # A path the fault changed: the same agent's recording at that call, else at
+                    # its nearest earlier call (an SDK retry moves the position on).
+                    recording = recordings[-1] if recordings else self.nearest(agent, call)
+                    while recording is None and isinstance(call, int) and call > 1:
+                        call -= 1
+                        recording = self.nearest(agent, call)
                 action = "substitute" if recording is not None else "miss"
         return _Decision(self, action, key, n, exchange, agent, call, recording)
 

@@ -178,6 +178,10 @@ class ShopService(JSONService):
                     self._db.commit()
                     return 409, {"error": reason}
             status, reply, kind, detail = apply(request)
+            if status == 200 and kind is None:
+                # Nothing to undo (a refund or release of an effect that never happened): applied
+                # nothing, and the key is not stored, so a retry after the effect lands still undoes it.
+                return status, {**reply, "id": None}
             if status == 200:
                 cursor = self._db.execute(
                     "INSERT INTO effects (kind, order_id, ref, detail, idempotency_key, fencing_token) "
@@ -199,8 +203,8 @@ class ShopService(JSONService):
             self._db.commit()
             return status, reply
 
-    # Each returns (status, reply, effect kind, effect detail); called under the lock.
-    def _charge(self, r: dict[str, Any]) -> tuple[int, dict[str, Any], str, dict[str, Any]]:
+    # Each returns (status, reply, effect kind or None for no effect, effect detail); under the lock.
+    def _charge(self, r: dict[str, Any]) -> tuple[int, dict[str, Any], str | None, dict[str, Any]]:
         amount = int(r["amount_cents"])
         if amount <= 0:
             return 400, {"error": f"amount_cents={amount} must be positive"}, "charge", {}
@@ -211,16 +215,39 @@ class ShopService(JSONService):
             {"amount_cents": amount, "card": str(r.get("card", ""))[-4:]},
         )
 
-    def _refund(self, r: dict[str, Any]) -> tuple[int, dict[str, Any], str, dict[str, Any]]:
-        amount = int(r["amount_cents"])
-        return (
-            200,
-            {"amount_cents": amount},
-            "refund",
-            {"amount_cents": amount, "charge_id": str(r["charge_id"])},
-        )
+    def _original(self, kind: str, ref: Any, key: Any) -> tuple[str, dict[str, Any]] | None:
+        """The ``kind`` effect with id ``ref`` or idempotency key ``key``: ``(ref, detail)``, or ``None``."""
+        if ref:
+            row = self._db.execute(
+                "SELECT ref, detail FROM effects WHERE kind = ? AND ref = ?", (kind, str(ref))
+            ).fetchone()
+        elif key:
+            row = self._db.execute(
+                "SELECT ref, detail FROM effects WHERE kind = ? AND idempotency_key = ?", (kind, str(key))
+            ).fetchone()
+        else:
+            return None
+        return (str(row[0]), json.loads(row[1])) if row is not None else None
 
-    def _reserve(self, r: dict[str, Any]) -> tuple[int, dict[str, Any], str, dict[str, Any]]:
+    def _undone(self, kind: str, ref: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM effects WHERE kind = ? AND json_extract(detail, '$.undoes') = ?", (kind, ref)
+        ).fetchone()
+        return row is not None
+
+    # A refund or release names what it undoes by its id (``charge_id``, ``reservation_id``) or, when
+    # the caller never learnt the id (a lost reply), by the original call's idempotency key
+    # (``charge_key``, ``reservation_key``). Undoing an effect that never happened, or one already
+    # undone, applies nothing: so a saga may compensate every step whose outcome it does not know.
+    def _refund(self, r: dict[str, Any]) -> tuple[int, dict[str, Any], str | None, dict[str, Any]]:
+        charge = self._original("charge", r.get("charge_id"), r.get("charge_key"))
+        if charge is None or self._undone("refund", charge[0]):
+            return 200, {"amount_cents": 0, "refunded": False}, None, {}
+        amount = min(int(r["amount_cents"]), int(charge[1]["amount_cents"]))
+        detail = {"amount_cents": amount, "charge_id": charge[0], "undoes": charge[0]}
+        return 200, {"amount_cents": amount, "refunded": True}, "refund", detail
+
+    def _reserve(self, r: dict[str, Any]) -> tuple[int, dict[str, Any], str | None, dict[str, Any]]:
         sku, qty = str(r["sku"]), int(r["qty"])
         row = self._db.execute("SELECT available FROM stock WHERE sku = ?", (sku,)).fetchone()
         if row is None:
@@ -230,12 +257,15 @@ class ShopService(JSONService):
         self._db.execute("UPDATE stock SET available = available - ? WHERE sku = ?", (qty, sku))
         return 200, {"sku": sku, "qty": qty}, "reserve", {"sku": sku, "qty": qty}
 
-    def _release(self, r: dict[str, Any]) -> tuple[int, dict[str, Any], str, dict[str, Any]]:
-        sku, qty = str(r["sku"]), int(r["qty"])
+    def _release(self, r: dict[str, Any]) -> tuple[int, dict[str, Any], str | None, dict[str, Any]]:
+        reservation = self._original("reserve", r.get("reservation_id"), r.get("reservation_key"))
+        if reservation is None or self._undone("release", reservation[0]):
+            return 200, {"released": False}, None, {}
+        sku, qty = str(reservation[1]["sku"]), int(reservation[1]["qty"])
         self._db.execute("UPDATE stock SET available = available + ? WHERE sku = ?", (qty, sku))
-        detail = {"sku": sku, "qty": qty, "reservation_id": str(r["reservation_id"])}
+        detail = {"sku": sku, "qty": qty, "reservation_id": reservation[0], "undoes": reservation[0]}
         return 200, {"released": True}, "release", detail
 
-    def _email(self, r: dict[str, Any]) -> tuple[int, dict[str, Any], str, dict[str, Any]]:
+    def _email(self, r: dict[str, Any]) -> tuple[int, dict[str, Any], str | None, dict[str, Any]]:
         detail = {"to": str(r["to"]), "subject": str(r["subject"]), "body": str(r["body"])}
         return 200, {"to": detail["to"]}, "email", detail

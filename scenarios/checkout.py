@@ -128,23 +128,30 @@ class ShopClient:
     async def refund(
         self,
         order_id: str,
-        charge_id: str,
+        charge_id: str | None,
         amount_cents: int,
         *,
+        charge_key: str | None = None,
         idempotency_key: str | None = None,
         fencing_token: int | None = None,
-    ) -> str:
+    ) -> str | None:
+        """Refund the charge ``charge_id``, or the one made with idempotency key ``charge_key``.
+
+        Returns the refund's id, or ``None`` when there was nothing to refund (no such charge, or
+        already refunded): safe to call when the charge's outcome is unknown.
+        """
         reply = self._post(
             "/refund",
             {
                 "order_id": order_id,
                 "charge_id": charge_id,
+                "charge_key": charge_key,
                 "amount_cents": amount_cents,
                 "idempotency_key": idempotency_key,
                 "fencing_token": fencing_token,
             },
         )
-        return str(reply["id"])
+        return None if reply.get("id") is None else str(reply["id"])
 
     @tool("reserve_inventory", side_effect=True, compensate="release_inventory")
     async def reserve(
@@ -172,25 +179,31 @@ class ShopClient:
     async def release(
         self,
         order_id: str,
-        reservation_id: str,
+        reservation_id: str | None,
         sku: str,
         qty: int,
         *,
+        reservation_key: str | None = None,
         idempotency_key: str | None = None,
         fencing_token: int | None = None,
     ) -> bool:
-        self._post(
+        """Release ``reservation_id``, or the reservation made with idempotency key ``reservation_key``.
+
+        Returns whether anything was released (``False``: no such reservation, or already released).
+        """
+        reply = self._post(
             "/release",
             {
                 "order_id": order_id,
                 "reservation_id": reservation_id,
+                "reservation_key": reservation_key,
                 "sku": sku,
                 "qty": qty,
                 "idempotency_key": idempotency_key,
                 "fencing_token": fencing_token,
             },
         )
-        return True
+        return bool(reply.get("released"))
 
     @tool("send_email", side_effect=True)
     async def send_email(
@@ -283,11 +296,33 @@ async def _naive_once(
 async def _hardened(
     client: openai.AsyncOpenAI, shop: ShopClient, order: Order, result: CheckoutResult
 ) -> None:
-    token = await _with_retries(lambda: shop.acquire_lease(order.order_id))
+    try:
+        token = await _with_retries(lambda: shop.acquire_lease(order.order_id))
+    except Exception as exc:
+        # No lease, no fencing token: nothing was done yet, so fail cleanly before any side effect.
+        result.errors.append(f"could not take the order's lease: {_error(exc)}")
+        result.status = "failed"
+        return
     key = order.order_id  # stable across retries of the whole checkout, unlike the token
     undo: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
     try:
-        charge_id = await _with_retries(
+        # Each compensation is registered *before* its step runs: a step that timed out or lost its
+        # reply may have been applied, so it is undone too. The shop finds the effect by the step's
+        # idempotency key and applies nothing when there is none, so this is safe either way.
+        undo.append(
+            (
+                "refund",
+                lambda: shop.refund(
+                    order.order_id,
+                    result.charge_id,
+                    order.total_cents,
+                    charge_key=f"{key}/charge",
+                    idempotency_key=f"{key}/refund",
+                    fencing_token=token,
+                ),
+            )
+        )
+        result.charge_id = await _with_retries(
             lambda: shop.charge(
                 order.order_id,
                 order.total_cents,
@@ -296,20 +331,21 @@ async def _hardened(
                 fencing_token=token,
             )
         )
-        result.charge_id = charge_id
-        undo.append(
-            (
-                "refund",
-                lambda: shop.refund(
-                    order.order_id,
-                    charge_id,
-                    order.total_cents,
-                    idempotency_key=f"{key}/refund",
-                    fencing_token=token,
-                ),
-            )
-        )
         for index, item in enumerate(order.items):
+            undo.append(
+                (
+                    f"release {item.sku}",
+                    lambda item=item, index=index: shop.release(  # type: ignore[misc]
+                        order.order_id,
+                        None,
+                        item.sku,
+                        item.qty,
+                        reservation_key=f"{key}/reserve/{index}",
+                        idempotency_key=f"{key}/release/{index}",
+                        fencing_token=token,
+                    ),
+                )
+            )
             reservation = await _with_retries(
                 lambda item=item, index=index: shop.reserve(  # type: ignore[misc]
                     order.order_id,
@@ -320,19 +356,6 @@ async def _hardened(
                 )
             )
             result.reservations.append(reservation)
-            undo.append(
-                (
-                    f"release {reservation}",
-                    lambda r=reservation, item=item, index=index: shop.release(  # type: ignore[misc]
-                        order.order_id,
-                        r,
-                        item.sku,
-                        item.qty,
-                        idempotency_key=f"{key}/release/{index}",
-                        fencing_token=token,
-                    ),
-                )
-            )
         body = await _write_email(client, order)
         subject = f"Your order {order.order_id} is confirmed"
         result.email_id = await _with_retries(
@@ -347,7 +370,8 @@ async def _hardened(
         )
     except Exception as exc:
         result.errors.append(_error(exc))
-        # Saga: undo what succeeded, newest first. A compensation that fails is reported, not hidden.
+        # Saga: undo every step that was attempted, newest first. A compensation that fails is
+        # reported, not hidden.
         async with agent("compensator"):
             for name, compensate in reversed(undo):
                 try:

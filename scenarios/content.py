@@ -20,8 +20,10 @@ compare-and-set; and the editor enforces the flags from the data, whatever the m
 from __future__ import annotations
 
 import asyncio
+import json
 import re
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
 import openai
 from pydantic import BaseModel, Field
@@ -95,12 +97,19 @@ class Brief(BaseModel):
 
 
 class ContentResult(BaseModel):
-    """The final text, the items it flags, and what the editor was told (``instructions``)."""
+    """The final text, the items it flags, and what the editor was told (``instructions``).
+
+    ``status`` is ``"degraded"`` when a stage's model calls failed for good (hardened only): the
+    stages in ``missing`` contributed nothing, ``errors`` says why, and the text says so.
+    """
 
     text: str
     flagged: list[str]
     instructions: str
     notes: list[str]
+    status: Literal["complete", "degraded"] = "complete"
+    missing: list[str] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
 
 
 def _tokens(text: str) -> int:
@@ -237,6 +246,31 @@ async def _hardened_stage(client: openai.AsyncOpenAI, stage: str, brief: Brief) 
         return await _ask(client, stage, _render(short))
 
 
+# A model call that failed for good, after the SDK's own retries: timeouts, connection errors,
+# 4xx/5xx statuses, a body that is not JSON.
+_LLM_FAILURES = (openai.OpenAIError, json.JSONDecodeError)
+
+
+class _Degradation:
+    """The stages whose model calls failed for good, and why (hardened)."""
+
+    def __init__(self) -> None:
+        self.missing: list[str] = []
+        self.errors: list[str] = []
+
+    async def stage(self, stage: str, run: Callable[[], Awaitable[str]]) -> str:
+        """Run one stage; if its model calls fail, record the stage as missing and return ``""``.
+
+        The exception leaves the stage's agent scope first, so the run log shows the agent failed.
+        """
+        try:
+            return await run()
+        except _LLM_FAILURES as exc:
+            self.missing.append(stage)
+            self.errors.append(f"{stage}: {type(exc).__name__}: {exc}"[:300])
+            return ""
+
+
 async def _hardened(client: openai.AsyncOpenAI, task: ContentTask, store: StateStore) -> ContentResult:
     brief = Brief(
         topic=task.topic,
@@ -245,6 +279,9 @@ async def _hardened(client: openai.AsyncOpenAI, task: ContentTask, store: StateS
         flag_over_usd=task.flag_over_usd,
         stage="researcher",
     )
+    # The brief carries the items and the rules as data, so a stage whose model is unreachable can be
+    # skipped: the next stage works from the brief, and the result says what is missing.
+    degraded = _Degradation()
     previous_stage = "orchestrator"
     for stage in ("researcher", "outliner"):
         brief = handoff(
@@ -254,8 +291,12 @@ async def _hardened(client: openai.AsyncOpenAI, task: ContentTask, store: StateS
             schema=Brief,
             constraints=brief.constraints,
         )
-        output = await _note_hardened(store, stage, lambda s=stage, b=brief: _hardened_stage(client, s, b))
-        brief = brief.model_copy(update={"previous": f"{stage}: {output}"})
+        output = await degraded.stage(
+            stage,
+            lambda s=stage, b=brief: _note_hardened(store, s, lambda: _hardened_stage(client, s, b)),  # type: ignore[misc]
+        )
+        if output:
+            brief = brief.model_copy(update={"previous": f"{stage}: {output}"})
         previous_stage = stage
     to_writer = handoff(
         "writer",
@@ -272,23 +313,44 @@ async def _hardened(client: openai.AsyncOpenAI, task: ContentTask, store: StateS
         constraints=brief.constraints,
     )
     draft, check = await asyncio.gather(
-        _note_hardened(store, "writer", lambda: _hardened_stage(client, "writer", to_writer)),
-        _note_hardened(store, "fact_checker", lambda: _hardened_stage(client, "fact_checker", to_checker)),
+        degraded.stage(
+            "writer",
+            lambda: _note_hardened(store, "writer", lambda: _hardened_stage(client, "writer", to_writer)),
+        ),
+        degraded.stage(
+            "fact_checker",
+            lambda: _note_hardened(
+                store, "fact_checker", lambda: _hardened_stage(client, "fact_checker", to_checker)
+            ),
+        ),
+    )
+    previous = "\n".join(
+        part for part in (f"draft: {draft}" if draft else "", f"fact check: {check}" if check else "") if part
     )
     to_editor = handoff(
         "editor",
-        brief.model_copy(update={"stage": "editor", "previous": f"draft: {draft}\nfact check: {check}"}),
+        brief.model_copy(update={"stage": "editor", "previous": previous}),
         source="writer",
         schema=Brief,
         constraints=brief.constraints,
     )
-    final = await _note_hardened(store, "editor", lambda: _hardened_stage(client, "editor", to_editor))
+    final = await degraded.stage(
+        "editor",
+        lambda: _note_hardened(store, "editor", lambda: _hardened_stage(client, "editor", to_editor)),
+    )
+    if not final:  # no edited text: fall back to the draft, else to the items themselves
+        final = draft or "\n".join(f"- {i.name}: ${i.amount_usd:,}" for i in task.items)
+    if degraded.missing:
+        final = f"[DEGRADED] Missing: {', '.join(degraded.missing)} (model unavailable).\n{final}"
     text, flagged = _enforce_flags(final, task)
     return ContentResult(
         text=text,
         flagged=flagged,
         instructions=_render(to_editor),
         notes=list(store.read("notes").value or []),
+        status="degraded" if degraded.missing else "complete",
+        missing=degraded.missing,
+        errors=degraded.errors,
     )
 
 
