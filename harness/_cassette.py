@@ -36,6 +36,7 @@ import contextlib
 import difflib
 import json
 import os
+import re
 import shlex
 import tempfile
 import threading
@@ -112,7 +113,7 @@ _VOLATILE_RESPONSE_HEADERS = frozenset(
 class _Recording:
     """One recorded interaction; parsed on first use, its replayable response built once."""
 
-    __slots__ = ("_data", "_raw", "_reply", "digest", "occurrence", "source")
+    __slots__ = ("_data", "_pieces", "_raw", "_reply", "digest", "occurrence", "source")
 
     def __init__(
         self,
@@ -126,6 +127,7 @@ class _Recording:
         self._data = data
         self._raw = raw
         self._reply: dict[str, Any] | None = None
+        self._pieces: tuple[int, list[tuple[str, str]], bytes] | None = None
         self.source = source
         if data is not None:
             self.digest = str(data["digest"])
@@ -134,6 +136,14 @@ class _Recording:
         else:
             self.digest = digest or ""
             self.occurrence = occurrence
+
+    @classmethod
+    def lazy(cls, raw: memoryview, digest: str, occurrence: int, source: str) -> _Recording:
+        """An interaction not parsed yet (the fast path of loading a large cassette)."""
+        recording = cls.__new__(cls)
+        recording._data, recording._raw, recording._reply, recording._pieces = None, raw, None, None
+        recording.digest, recording.occurrence, recording.source = digest, occurrence, source
+        return recording
 
     @property
     def data(self) -> dict[str, Any]:
@@ -164,6 +174,14 @@ class _Recording:
                 "body": {"string": _body_bytes(response)},
             }
         return self._reply
+
+    def pieces(self) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Status, header pairs and body bytes of the response, as vcrpy's stubs deserialise them."""
+        if self._pieces is None:
+            reply = self.reply()
+            headers = [(name, value) for name, values in reply["headers"].items() for value in values]
+            self._pieces = (reply["status"]["code"], headers, reply["body"]["string"])
+        return self._pieces
 
     def canonical(self) -> dict[str, Any]:
         """The canonical request (as hashed for the digest) rebuilt from the stored request."""
@@ -301,6 +319,9 @@ class _IndexedCassette(vcr.cassette.Cassette):  # type: ignore[misc]
 
     # -- decisions ---------------------------------------------------------------------
     def decide(self, request: Any, exchange: Exchange | None) -> _Decision | None:
+        """What to do with a request: from the capture layer's ``exchange`` when there is one
+        (its digest and sending number are already known, so ``request`` is not read), else
+        from vcrpy's ``request``."""
         owner = self.owner
         if exchange is not None:
             key, agent, call = exchange.key, exchange.agent, exchange.call
@@ -385,7 +406,10 @@ class _IndexedCassette(vcr.cassette.Cassette):  # type: ignore[misc]
         return decision is not None and decision.action in ("replay", "substitute", "miss")
 
     def play_response(self, request: Any) -> dict[str, Any]:
-        decision: _Decision = request._brownout
+        return self.served(request._brownout).reply()
+
+    def served(self, decision: _Decision) -> _Recording:
+        """The recording that answers a replay/substitute decision; a miss raises its error."""
         if decision.action == "miss":
             error = self.owner.miss_error(decision)
             run = decision.exchange.ctx if decision.exchange is not None else current_run()
@@ -397,7 +421,7 @@ class _IndexedCassette(vcr.cassette.Cassette):  # type: ignore[misc]
             decision.exchange.source = "replayed" if decision.action == "replay" else "substituted"
             if decision.action == "substitute":
                 decision.exchange.substituted_for = decision.recording.digest
-        return decision.recording.reply()
+        return decision.recording
 
     def append(self, request: Any, response: dict[str, Any]) -> None:
         decision: _Decision | None = getattr(request, "_brownout", None)
@@ -489,7 +513,8 @@ class _Router:
         if owner is None:
             request._brownout = None
             return False
-        request._brownout = owner.decide(request, exchange)
+        decided = exchange.decision if exchange is not None else None
+        request._brownout = decided if decided is not None else owner.decide(request, exchange)
         return owner.can_play_response_for(request)
 
     def play_response(self, request: Any) -> dict[str, Any]:
@@ -530,7 +555,11 @@ def _transport_patches() -> Iterator[tuple[Any, str, Any]]:
             if cls is None or not hasattr(cls, "handle_request"):
                 continue
             original = cls.__dict__.get("handle_request", cls.handle_request)
-            yield cls, "handle_request", _sync_patch(original, vcr_handle_request(_ROUTER, original, module))
+            yield (
+                cls,
+                "handle_request",
+                _sync_patch(original, vcr_handle_request(_ROUTER, original, module), module),
+            )
         for cls_name in ("AsyncHTTPTransport", "ASGITransport", "MockTransport"):
             cls = getattr(module, cls_name, None)
             if cls is None or not hasattr(cls, "handle_async_request"):
@@ -539,26 +568,51 @@ def _transport_patches() -> Iterator[tuple[Any, str, Any]]:
             yield (
                 cls,
                 "handle_async_request",
-                _async_patch(original, vcr_handle_async_request(_ROUTER, original, module)),
+                _async_patch(original, vcr_handle_async_request(_ROUTER, original, module), module),
             )
 
 
-def _sync_patch(original: Callable[..., Any], stub: Callable[..., Any]) -> Callable[..., Any]:
+def _replayed(owner: _IndexedCassette, exchange: Exchange, module: Any) -> Any:
+    """The response for a request the capture layer described, or ``None`` to go through vcrpy.
+
+    The capture layer has already parsed the body and taken its digest, and replaying
+    needs nothing from the request but that; so a replayed (or substituted) reply is
+    built here from the recording's cached pieces, the way vcrpy's stub deserialises
+    it, without vcrpy re-reading the request into a ``vcr.request.Request`` (about a
+    tenth of a replayed SDK call). Requests to record, and requests the capture layer did
+    not see, take vcrpy's stub.
+    """
+    decision = exchange.decision = owner.decide(None, exchange)
+    if decision is None or decision.action == "record":
+        return None
+    status, headers, body = owner.served(decision).pieces()
+    return module.Response(status, headers=headers, stream=module.ByteStream(body))
+
+
+def _sync_patch(original: Callable[..., Any], stub: Callable[..., Any], module: Any) -> Callable[..., Any]:
     def handle_request(self: Any, request: Any) -> Any:
-        owner, _ = _owner_for(request.url.path)
+        owner, exchange = _owner_for(request.url.path)
         if owner is None:
             return original(self, request)
+        if exchange is not None:
+            response = _replayed(owner, exchange, module)
+            if response is not None:
+                return response
         return stub(self, request)
 
     handle_request.__brownout__ = True  # type: ignore[attr-defined]
     return handle_request
 
 
-def _async_patch(original: Callable[..., Any], stub: Callable[..., Any]) -> Callable[..., Any]:
+def _async_patch(original: Callable[..., Any], stub: Callable[..., Any], module: Any) -> Callable[..., Any]:
     async def handle_async_request(self: Any, request: Any) -> Any:
-        owner, _ = _owner_for(request.url.path)
+        owner, exchange = _owner_for(request.url.path)
         if owner is None:
             return await original(self, request)
+        if exchange is not None:
+            response = _replayed(owner, exchange, module)
+            if response is not None:
+                return response
         return await stub(self, request)
 
     handle_async_request.__brownout__ = True  # type: ignore[attr-defined]
@@ -638,11 +692,14 @@ def _checked(doc: Any, path: Path, fix: str) -> dict[str, Any]:
 # interactions, tools, version; each interaction an object at indent 4 whose keys are at
 # indent 6. JSON strings never hold a raw newline, so these markers cannot occur inside values.
 _HEAD = b'{\n  "format": "brownout-cassette",\n  "interactions": ['
-_ITEM_START = b"\n    {\n"
 _ITEM_END = b"\n    }"
 _LIST_END = b"\n  ],\n"
-_DIGEST = b'\n      "digest": "'
-_OCCURRENCE = b'\n      "occurrence": '
+# The head of one interaction (keys sorted: agent, call, digest, occurrence, ...), matched
+# where an item starts: its digest and occurrence without reading the rest of it.
+_ITEM_HEAD = re.compile(
+    rb'\n    \{\n(?:      "agent": [^\n]*\n)?(?:      "call": [^\n]*\n)?'
+    rb'      "digest": "([^"\n]*)"(?:,\n      "occurrence": (\d+))?'
+)
 
 
 def _lazy_document(raw: bytes, source: str) -> dict[str, Any] | None:
@@ -658,32 +715,18 @@ def _lazy_document(raw: bytes, source: str) -> dict[str, Any] | None:
         end_of_list = raw.find(_LIST_END, pos)
         if end_of_list < 0:
             return None
+        find, head = raw.find, _ITEM_HEAD.match
+        lazy, add = _Recording.lazy, recordings.append
         while pos < end_of_list:
-            start = raw.find(_ITEM_START, pos, end_of_list)
-            if start != pos:
+            match = head(raw, pos, end_of_list)
+            if match is None:
                 return None
-            end = raw.find(_ITEM_END, start, end_of_list + 1)
+            end = find(_ITEM_END, match.end(), end_of_list + 1)
             if end < 0:
                 return None
-            end += len(_ITEM_END)
-            at = raw.find(_DIGEST, start, end)
-            if at < 0:
-                return None
-            at += len(_DIGEST)
-            digest = raw[at : raw.find(b'"', at, end)].decode("ascii", "replace")
-            occurrence = 0
-            at = raw.find(_OCCURRENCE, start, end)
-            if at >= 0:
-                at += len(_OCCURRENCE)
-                stop = at
-                while stop < end and 48 <= raw[stop] <= 57:
-                    stop += 1
-                occurrence = int(raw[at:stop] or b"0")
-            recordings.append(
-                _Recording(
-                    None, raw=view[start + 1 : end], digest=digest, occurrence=occurrence, source=source
-                )
-            )
+            end += 6  # len(_ITEM_END)
+            occurrence = match[2]
+            add(lazy(view[pos + 1 : end], match[1].decode("ascii", "replace"), int(occurrence or 0), source))
             pos = end + 1 if raw.startswith(b",", end) else end
         rest_at = end_of_list + len(_LIST_END)
     try:

@@ -149,13 +149,38 @@ def describe_request(method: str, path: str, query: str, content: bytes | None) 
     )
 
 
+# describe_request is a pure function of its inputs, and a test replays the same requests
+# run after run (every Hypothesis example asks them again): keep the recent keys, bounded
+# by the bytes of the bodies they hold. Keys are shared, so nothing may mutate one.
+_KEYS: dict[tuple[str, str, bytes, bytes | None], RequestKey] = {}
+_KEYS_MAX_BYTES = 16_000_000
+_KEYS_MAX_ENTRIES = 8192
+_keys_bytes = 0
+_KEYS_LOCK = threading.Lock()
+
+
 def _key_of(request: httpx2.Request) -> RequestKey:
+    global _keys_bytes
     try:
         content: bytes | None = request.content
     except httpx2.RequestNotRead:
         content = None
     url = request.url
-    return describe_request(request.method, url.path, url.query.decode("ascii", "replace"), content)
+    cache_key = (request.method, url.path, url.query, content)
+    key = _KEYS.get(cache_key)
+    if key is not None:
+        return key
+    key = describe_request(request.method, url.path, url.query.decode("ascii", "replace"), content)
+    size = len(content or b"") + len(url.query) + 200
+    with _KEYS_LOCK:
+        while _KEYS and (_keys_bytes + size > _KEYS_MAX_BYTES or len(_KEYS) >= _KEYS_MAX_ENTRIES):
+            oldest = next(iter(_KEYS))  # first in, first out
+            del _KEYS[oldest]
+            _keys_bytes -= len(oldest[3] or b"") + len(oldest[2]) + 200
+        if size <= _KEYS_MAX_BYTES and cache_key not in _KEYS:
+            _KEYS[cache_key] = key
+            _keys_bytes += size
+    return key
 
 
 # -- the exchange: one attempt of one LLM request ------------------------------------------
@@ -194,6 +219,7 @@ class Exchange:
         "call",
         "cassette_occurrence",
         "ctx",
+        "decision",
         "done",
         "key",
         "occurrence",
@@ -220,6 +246,7 @@ class Exchange:
             self.occurrence = counts.asked[key.digest]
         self.source: LLMSource = "live"
         self.cassette_occurrence: int | None = None
+        self.decision: Any = None  # the cassette's decision, made once per attempt
         self.substituted_for: str | None = None
         self.started = ctx.now()
         self.proceeded = False
