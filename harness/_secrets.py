@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +26,7 @@ _SECRET_VALUE = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # scrub() asks this of every key of every payload; keys repeat
 def is_secret_name(name: str) -> bool:
     """Whether a header, parameter or field called ``name`` holds a credential."""
     return bool(_SECRET_NAME.search(name))

@@ -3,13 +3,17 @@
 - **Virtual time**: wall time of one run whose only step is a 30 s timeout fault, (a) on a
   tool, (b) on an LLM call made with the official openai SDK (client timeout 30 s) over an
   in-process transport. Target: < 100 ms.
-- **Runs per second**: a small async multi-agent system (orchestrator, three workers, tool
-  calls, a channel, a shared store; ~40 events a run) explored by ``pytest --chaos`` with
-  the default checkers, one process, single core. Measured from the test's call phase, so
-  it includes Hypothesis generation and every checker. Also the raw rate of
-  ``run_system`` + fault hooks + checkers without Hypothesis. Target: >= 100 runs/s.
-- **xdist scaling**: the same session of 4 chaos tests run with ``-p no:xdist`` and with
-  ``-n 2``; speed-up of the whole session wall time. Target: >= 1.8x.
+- **Runs per second** on the research reference system (``scenarios/research.py``), naive and
+  hardened, replayed offline from its reference cassette with its web-search service running:
+  (a) through ``pytest --chaos`` in one process -- runs (baseline + examples) over the wall time
+  of the exploration, timed inside the test so interpreter start-up and collection stay out;
+  (b) through ``run_system`` + fault hooks + default checkers directly, plans drawn up front
+  (no Hypothesis, no pytest). Target: >= 100 runs/s on one core.
+- **xdist scaling**: the same total number of examples as 2 test items (naive, hardened) under
+  ``-n 0`` and ``-n 2``; speed-up of the exploration and of the session wall time, with the
+  start-up (pytest, xdist workers) reported apart. Target: >= 1.8x.
+
+Every number is recorded with the 1-minute load average at the time.
 
 Run on demand: ``python tests/benchmarks/bench_chaos.py`` (or ``pytest tests/benchmarks/bench_chaos.py``).
 It rewrites only the "Chaos runs" section of docs/benchmarks.md.
@@ -18,14 +22,15 @@ It rewrites only the "Chaos runs" section of docs/benchmarks.md.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -112,11 +117,11 @@ def test_orders_{n}(chaos):
 """
 
 
-def _machine() -> str:
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+def _machine(load: float) -> str:
     return (
         f"Machine: {platform.machine()}, CPython {platform.python_version()}, {os.cpu_count()} CPU core(s); "
-        f"load average {load:.1f} when measured (other work on the machine slows wall times)."
+        f"load average {load:.1f} at the start, and beside each number below (other work on the machine "
+        "slows wall times)."
     )
 
 
@@ -172,19 +177,88 @@ def measure_timeout(repeats: int = 30) -> dict[str, float]:
     return out
 
 
-# -- runs per second ------------------------------------------------------------------------
-def _write_project(directory: Path, tests: int) -> None:
-    (directory / "chaos_system.py").write_text(SYSTEM)
-    for n in range(tests):
-        (directory / f"test_orders_{n}.py").write_text(TEST.replace("{n}", str(n)))
+# -- runs per second on the research reference system ----------------------------------------
+# A chaos test per variant of scenarios/research.py, replayed offline from its reference cassette
+# (cassettes/reference/research_<variant>.json) with the local web-search service running, as
+# `brownout demo` and harness/_demo_suite do. Every checker runs on every run; the test accepts what
+# they find (it measures throughput, so every example must run instead of stopping at the first
+# finding to shrink it). Each item times its own exploration (baseline + examples) and counts the
+# runs, and conftest.py writes those per process, so interpreter and xdist start-up stay out of it.
+CONFTEST = """
+import json, os
+from pathlib import Path
+import pytest
+
+TIMES = []  # (item, runs, first run started, last run ended, CPU seconds in between) on the real clock
+
+
+@pytest.fixture(scope="session")
+def web():
+    from scenarios.research import SearchService
+    with SearchService() as service:
+        yield service
+
+
+def pytest_sessionfinish(session):
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    Path(os.environ["BENCH_OUT"], f"{worker}.json").write_text(json.dumps(TIMES))
+"""
+
+TEST = """
+import time
+
+import pytest
+from faults._clock import _real_perf_counter as clock
+from scenarios import research
+from scenarios._reference import cassette_dir
+import conftest
+
+KINDS = {kinds!r}
+
+
+@pytest.mark.chaos(faults=KINDS, checks="default", max_faults=2, deadline=3600.0,
+                   cassette=str(cassette_dir() / "research_{variant}.json"))
+def test_research_{variant}_{n}(chaos, web):
+    global started, cpu, runs
+    if not chaos.runs and chaos.plan is None:  # the baseline: the exploration starts here
+        started, cpu, runs = clock(), time.process_time(), 0
+    runs += 1
+    try:
+        chaos.run(research.run, variant="{variant}", web=web)
+    except Exception:  # violations and the system's own failures under faults: counted, not stopped at
+        pass
+    if not conftest.TIMES or conftest.TIMES[-1][0] != "{variant}_{n}":
+        conftest.TIMES.append(["{variant}_{n}", 0, started, 0.0, 0.0])
+    conftest.TIMES[-1][1:] = [runs, started, clock(), time.process_time() - cpu]
+"""
+
+KINDS = ["tool", "llm"]
+
+
+def _load() -> float:
+    """The 1-minute load average (what `uptime` prints first)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
+def _write_project(directory: Path, items: list[tuple[str, int]]) -> None:
+    (directory / "conftest.py").write_text(CONFTEST)
+    for variant, n in items:
+        text = TEST.replace("{variant}", variant).replace("{n}", str(n)).replace("{kinds!r}", repr(KINDS))
+        (directory / f"test_research_{variant}_{n}.py").write_text(text)
     (directory / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
 
 
-def _pytest(directory: Path, *args: str) -> tuple[float, str]:
-    env = {**os.environ, "PYTHONPATH": str(directory)}
+def _pytest(directory: Path, *args: str) -> tuple[float, list[list[Any]]]:
+    """Run pytest in ``directory``; return its wall time and every item's (name, runs, start, end)."""
+    out = directory / "out"
+    out.mkdir(exist_ok=True)
+    for old in out.glob("*.json"):
+        old.unlink()
+    path = os.pathsep.join(p for p in (str(directory), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "BENCH_OUT": str(out)}
     started = clock()
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "--durations=0", "--durations-min=0", *args],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", *args],
         cwd=directory,
         env=env,
         capture_output=True,
@@ -196,79 +270,194 @@ def _pytest(directory: Path, *args: str) -> tuple[float, str]:
         raise RuntimeError(
             f"pytest failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
         )
-    return wall, proc.stdout
+    times: list[list[Any]] = []
+    for path in sorted(out.glob("*.json")):
+        times.extend(json.loads(path.read_text()))
+    return wall, [[*row, started] for row in times]  # + when the pytest process was started
 
 
-def _call_seconds(output: str) -> list[float]:
-    return [float(m) for m in re.findall(r"^([\d.]+)s call ", output, re.MULTILINE)]
+def _chaos_args(directory: Path, examples: int) -> tuple[str, ...]:
+    return (
+        "--chaos",
+        "--chaos-seed=1",
+        f"--chaos-examples={examples}",
+        "--chaos-report",
+        str(directory / "report"),
+    )
 
 
-def measure_runs_per_second(examples: int = 400) -> dict[str, float]:
+def measure_pytest(variant: str, examples: int) -> dict[str, float]:
+    """``pytest --chaos`` on one research test, one process: runs / wall time of its exploration."""
+    load = _load()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        _write_project(directory, 2)
-        _, output = _pytest(
-            directory,
-            "--chaos",
-            "--chaos-seed=1",
-            f"--chaos-examples={examples}",
-            "-p",
-            "no:xdist",
-            "--chaos-report",
-            str(directory / "report"),
-        )
-        # The faster of the two tests: the first one also pays for importing Hypothesis.
-        call = min(_call_seconds(output))
-    runs = examples + 1  # the baseline, then one run per plan
-    return {"runs": runs, "seconds": call, "per_second": runs / call}
+        _write_project(directory, [(variant, 0)])
+        wall, times = _pytest(directory, *_chaos_args(directory, examples), "-p", "no:xdist")
+    [(_, runs, first, last, cpu, _)] = times
+    seconds = last - first
+    return {
+        "runs": runs,
+        "seconds": seconds,
+        "per_second": runs / seconds,
+        "cpu": cpu,
+        "wall": wall,
+        "load": load,
+    }
 
 
-def measure_raw_rate(runs: int = 400) -> dict[str, float]:
-    """run_system + plan hooks + default checkers, plans drawn once up front (no Hypothesis)."""
-    namespace: dict[str, Any] = {}
-    exec(compile(SYSTEM, "chaos_system", "exec"), namespace)
-    system = namespace["system"]
-    from hypothesis import strategies as st  # noqa: F401
-
+def measure_direct(variant: str, runs: int) -> dict[str, float]:
+    """``run_system`` + fault hooks + default checkers, replayed from the cassette, plans drawn up front."""
+    from harness._cassette import Cassette
+    from scenarios import research
+    from scenarios._reference import find
     from scenarios._strategies import call_sites, fault_plans
 
-    baseline = run_system(system, ("order",))
-    strategy = fault_plans(call_sites([baseline.log]), kinds=("tool", "message", "state", "worker"))
-    assert strategy is not None
-    plans = [strategy.example() for _ in range(runs)]
-    started = clock()
-    for plan in plans:
-        run = run_system(system, ("order",), hooks=plan.hooks(), fault_plan=plan.model_dump(mode="json"))
-        run_checks(run.log, "default", output=run.output)
-    seconds = clock() - started
-    return {"runs": runs, "seconds": seconds, "per_second": runs / seconds, "events": len(baseline.log)}
+    ref = find(f"research_{variant}")
+    cassette = Cassette(ref.cassette_path(), record_mode="none", miss="nearest")
+    with research.SearchService() as web, cassette:
+        kwargs = {"variant": variant, "web": web}
+        baseline = run_system(research.run, (), kwargs, cassette=cassette, deadline=ref.deadline)
+        strategy = fault_plans(call_sites([baseline.log]), kinds=tuple(KINDS), max_faults=2)
+        assert strategy is not None
+        plans = [strategy.example() for _ in range(runs)]
+        load = _load()
+        started, cpu = clock(), time.process_time()
+        for plan in plans:
+            try:
+                run = run_system(
+                    research.run,
+                    (),
+                    kwargs,
+                    hooks=plan.hooks(),
+                    cassette=cassette,
+                    deadline=ref.deadline,
+                    fault_plan=plan.model_dump(mode="json"),
+                )
+            except Exception:  # a harness error the system swallowed (a cassette miss): still a run
+                continue
+            run_checks(run.log, "default", output=run.output)
+        seconds, cpu = clock() - started, time.process_time() - cpu
+    return {
+        "runs": runs,
+        "seconds": seconds,
+        "per_second": runs / seconds,
+        "cpu": cpu,
+        "events": len(baseline.log),
+        "load": load,
+    }
 
 
-def measure_xdist(tests: int = 4, examples: int = 250) -> dict[str, float]:
+_REPLY = {
+    "id": "chatcmpl-bench",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "smollm2",
+    "choices": [
+        {
+            "index": 0,
+            "finish_reason": "stop",
+            "message": {
+                "role": "assistant",
+                "content": "Cold-climate heat pumps keep working well below freezing when sized for it.",
+                "tool_calls": [
+                    {
+                        "id": "call-1",
+                        "type": "function",
+                        "function": {"name": "search", "arguments": '{"query": "heat pumps cold climate"}'},
+                    }
+                ],
+            },
+        }
+    ],
+    "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+}
+
+
+def measure_system_alone(variant: str, runs: int) -> dict[str, float]:
+    """The floor: the research system with no harness at all, its openai SDK client answered in-process.
+
+    Same code path as a replayed run (a fresh ``AsyncOpenAI`` per run, 5-6 SDK calls, the web-search
+    service over HTTP), one new event loop per run, but no capture, cassette, faults or checkers.
+    """
+    from scenarios import research
+    from scenarios._common import RECORDED_BASE_URL
+
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(200, json=_REPLY))
+
+    async def once(web: Any) -> Any:
+        client = openai.AsyncOpenAI(
+            base_url=RECORDED_BASE_URL,
+            api_key="sk-local",
+            max_retries=2,
+            timeout=120.0,
+            http_client=httpx2.AsyncClient(transport=transport),
+        )
+        async with client:
+            return await research.run(web=web, variant=variant, client=client)  # type: ignore[arg-type]
+
+    def one_loop(web: Any) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(once(web))
+        finally:
+            loop.close()
+
+    with research.SearchService() as web:
+        one_loop(web)
+        load = _load()
+        started, cpu = clock(), time.process_time()
+        for _ in range(runs):
+            one_loop(web)
+        seconds, cpu = clock() - started, time.process_time() - cpu
+    return {"runs": runs, "seconds": seconds, "per_second": runs / seconds, "cpu": cpu, "load": load}
+
+
+def measure_xdist(examples: int) -> dict[str, Any]:
+    """The same 2 x ``examples`` examples, as 2 test items, under ``-n 0`` and ``-n 2``."""
+    items = [("naive", 0), ("hardened", 0)]
+    out: dict[str, Any] = {"examples": examples}
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        _write_project(directory, tests)
-        common = (
-            "--chaos",
-            "--chaos-seed=1",
-            f"--chaos-examples={examples}",
-            "--chaos-report",
-            str(directory / "report"),
-        )
-        one, _ = _pytest(directory, *common, "-p", "no:xdist")
-        two, _ = _pytest(directory, *common, "-n", "2")
-    return {"tests": tests, "examples": examples, "one": one, "two": two, "speedup": one / two}
+        _write_project(directory, items)
+        for label, args in (("one", ("-n", "0")), ("two", ("-n", "2"))):
+            load = _load()
+            wall, times = _pytest(directory, *_chaos_args(directory, examples), *args)
+            runs = sum(row[1] for row in times)
+            first = min(row[2] for row in times)
+            last = max(row[3] for row in times)
+            out[label] = {
+                "wall": wall,
+                "runs": runs,
+                "explore": last - first,  # first item's baseline started -> last item's last run ended
+                "startup": first - times[0][5],  # pytest (and xdist workers) start-up until the first run
+                "cpu": sum(row[4] for row in times),
+                "load": load,
+            }
+    out["speedup_wall"] = out["one"]["wall"] / out["two"]["wall"]
+    out["speedup_explore"] = out["one"]["explore"] / out["two"]["explore"]
+    return out
 
 
-def build_section() -> str:
+def build_section(examples: int = 300, direct_runs: int = 300, xdist_examples: int = 600) -> str:
+    load_start = _load()
     timeout = measure_timeout()
-    explored = measure_runs_per_second()
-    raw = measure_raw_rate()
-    xdist = measure_xdist()
+    rates = []
+    for variant in ("naive", "hardened"):
+        rates.append((variant, "pytest", measure_pytest(variant, examples)))
+        rates.append((variant, "direct", measure_direct(variant, direct_runs)))
+        rates.append((variant, "alone", measure_system_alone(variant, direct_runs)))
+    xdist = measure_xdist(xdist_examples)
+    events = next(r for _, how, r in rates if how == "direct")["events"]
+    what = {
+        "pytest": "`pytest --chaos`, one process: runs / wall time of the exploration (baseline + examples)",
+        "direct": "`run_system` + fault hooks + default checkers (plans drawn up front, no Hypothesis)",
+        "alone": "the system alone, no harness: SDK answered by an in-process `MockTransport`, no faults "
+        "(the floor)",
+    }
     lines = [
         SECTION,
         "",
-        "Reproduce with `python tests/benchmarks/bench_chaos.py`. " + _machine(),
+        "Reproduce with `python tests/benchmarks/bench_chaos.py` (about 3 minutes). " + _machine(load_start),
         "",
         "A 30 s timeout fault, wall time of the whole run (median of 30; target < 100 ms):",
         "",
@@ -276,26 +465,35 @@ def build_section() -> str:
         "|---|---:|---:|",
         *(f"| {label} | 30 | {ms:.1f} |" for label, ms in timeout.items()),
         "",
-        "Chaos runs per second on a small async multi-agent system (orchestrator, 3 workers, tool calls, a "
-        f"channel and a shared store; {int(raw['events'])} events per baseline run), one process "
-        "(target >= 100 runs/s):",
+        "Chaos runs per second on the **research reference system** (`scenarios/research.py`: orchestrator, "
+        "3 sub-agents in parallel, a synthesizer; 5-6 LLM calls through the openai SDK, "
+        f"{int(events)} events per baseline run), replayed offline from "
+        "`cassettes/reference/research_<variant>.json` with its "
+        f"web-search service on 127.0.0.1; fault kinds {KINDS}, up to 2 faults a plan, `--chaos-seed=1`, "
+        "misses answered `nearest`, every default checker on every run (target >= 100 runs/s on one core):",
         "",
-        "| what | runs | seconds | runs/s |",
-        "|---|---:|---:|---:|",
-        f"| `pytest --chaos` (Hypothesis + fault hooks + default checkers), test call phase | "
-        f"{int(explored['runs'])} | {explored['seconds']:.2f} | {explored['per_second']:.0f} |",
-        f"| `run_system` + fault hooks + default checkers, no Hypothesis | {int(raw['runs'])} | "
-        f"{raw['seconds']:.2f} | {raw['per_second']:.0f} |",
+        "| variant | how | runs | wall s | runs/s (wall) | CPU ms per run | runs per CPU s | load (1 min) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+        *(
+            f"| {variant} | {what[how]} | {int(r['runs'])} | {r['seconds']:.2f} | {r['per_second']:.0f} | "
+            f"{1000 * r['cpu'] / r['runs']:.1f} | {r['runs'] / r['cpu']:.0f} | {r['load']:.1f} |"
+            for variant, how, r in rates
+        ),
         "",
-        f"pytest-xdist scaling: {int(xdist['tests'])} chaos tests x {int(xdist['examples'])} examples, whole "
-        "session wall time including interpreter start-up (target >= 1.8x):",
+        f"pytest-xdist scaling: the same {2 * xdist_examples} examples as 2 chaos test items (research naive "
+        f"and hardened, {xdist_examples} examples each), `-n 0` against `-n 2` (target >= 1.8x). "
+        "Exploration: from the first item's baseline run to the last item's last run; start-up: pytest "
+        "(and, with `-n 2`, starting the workers) until the first run began.",
         "",
-        "| workers | wall s | speed-up |",
-        "|---|---:|---:|",
-        f"| 1 (`-p no:xdist`) | {xdist['one']:.2f} | 1.00x |",
-        f"| 2 (`-n 2`) | {xdist['two']:.2f} | {xdist['speedup']:.2f}x |",
-        "",
-        "The research reference system replaces the small system here once its cassettes are recorded.",
+        "| workers | runs | exploration s | CPU s (all items) | start-up s | session wall s | "
+        "speed-up (exploration) | speed-up (wall) | load (1 min) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| `-n 0` | {xdist['one']['runs']} | {xdist['one']['explore']:.2f} | {xdist['one']['cpu']:.2f} | "
+        f"{xdist['one']['startup']:.2f} | {xdist['one']['wall']:.2f} | 1.00x | 1.00x | "
+        f"{xdist['one']['load']:.1f} |",
+        f"| `-n 2` | {xdist['two']['runs']} | {xdist['two']['explore']:.2f} | {xdist['two']['cpu']:.2f} | "
+        f"{xdist['two']['startup']:.2f} | {xdist['two']['wall']:.2f} | {xdist['speedup_explore']:.2f}x | "
+        f"{xdist['speedup_wall']:.2f}x | {xdist['two']['load']:.1f} |",
         "",
     ]
     return "\n".join(lines)
