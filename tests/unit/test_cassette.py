@@ -332,6 +332,44 @@ def test_nearest_substitutes_the_same_agents_recording_and_marks_it(
     assert run.log.of(LLMCall)[0].source == "substituted"
 
 
+def test_replay_takes_the_capture_layers_digest_and_builds_no_vcr_request(
+    tmp_path: Path, openai_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The per-call work of a replay: no vcrpy Request, the request body parsed at most once."""
+    import vcr.request
+
+    from harness import _llm
+
+    path = tmp_path / "c.json"
+    cassette = Cassette(path, record_mode="once")
+    system = _one_call(openai_server.url, "write about cats")
+    run_system(system, cassette=cassette)
+    cassette.close()
+    openai_server.stop()
+    built: list[object] = []
+    described: list[object] = []
+    real_init, real_describe = vcr.request.Request.__init__, _llm.describe_request
+
+    def init(*args: Any, **kwargs: Any) -> None:
+        built.append(args)
+        real_init(*args, **kwargs)
+
+    def describe(*args: Any) -> Any:
+        described.append(args)
+        return real_describe(*args)
+
+    monkeypatch.setattr(vcr.request.Request, "__init__", init)
+    monkeypatch.setattr(_llm, "describe_request", describe)
+    _llm._KEYS.clear()
+    replay = Cassette(path)
+    for _ in range(3):
+        run = run_system(system, cassette=replay)
+        assert run.output == "reply #1 to: write about cats"
+        assert run.log.of(LLMCall)[0].source == "replayed"
+    assert built == []
+    assert len(described) == 1  # memoised across runs
+
+
 def test_live_miss_policy_calls_the_endpoint_and_appends(tmp_path: Path, openai_server: FakeOpenAI) -> None:
     path = tmp_path / "c.json"
     first = Cassette(path, record_mode="once")
