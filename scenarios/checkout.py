@@ -27,7 +27,7 @@ from typing import Any, Literal, TypeVar
 import openai
 from pydantic import BaseModel, Field
 
-from harness import agent, tool
+from harness import agent, dead_letter, escalate, tool
 from scenarios._common import Variant, chat, check_variant, llm_client
 from scenarios._http import ServiceCallError, ServiceUnavailable, call_service
 from scenarios._shop import CATALOG, ShopService
@@ -372,13 +372,19 @@ async def _hardened(
         result.errors.append(_error(exc))
         # Saga: undo every step that was attempted, newest first. A compensation that fails is
         # reported, not hidden.
+        undone = True
         async with agent("compensator"):
             for name, compensate in reversed(undo):
                 try:
                     await _with_retries(compensate)
                 except Exception as comp_exc:
+                    # A compensation that keeps failing is parked for an operator (dead letter)
+                    # and escalated; the order is then failed, not rolled back.
+                    undone = False
                     result.errors.append(f"compensation {name} failed: {_error(comp_exc)}")
-        result.status = "rolled_back"
+                    dead_letter("refund_payment" if name == "refund" else "release_inventory", error=comp_exc)
+                    escalate(f"order {order.order_id}: compensation {name} failed; manual action needed")
+        result.status = "rolled_back" if undone else "failed"
         return
     result.status = "confirmed"
 

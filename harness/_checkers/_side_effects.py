@@ -10,6 +10,10 @@ Rules (also in docs/checkers.md):
   the same idempotency key are one effect: the harness cannot see inside the service,
   so a service that receives a repeated key is trusted to deduplicate it. Calls with no
   key, or with different keys, are separate effects.
+- A compensation that itself failed but was parked (a ``dead_letter`` of the compensating
+  tool, or an ``escalation`` naming the failed compensation's step) is handed to an
+  operator, not left silently: ``saga_compensation`` counts that effect as handled. It
+  still never counts as *undone* for the reverse-order rule.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 
 from harness._checkers._common import describe, events, run_end, step
 from harness._checks import Violation, checker
-from harness._events import Compensation, ToolCall
+from harness._events import Compensation, DeadLetter, Escalation, ToolCall
 from harness._runlog import RunLog
 
 __all__ = ["duplicate_side_effects", "reports_failure", "saga_compensation"]
@@ -138,8 +142,21 @@ def saga_compensation(log: RunLog, /, **context: Any) -> list[Violation]:
     keyed: set[tuple[str, str]] = set()
     pairs: list[tuple[ToolCall, Any]] = []  # (effect, compensating event), in compensation order
     previous: Any = None
-    for event in events(log, "tool_call", "compensation"):
+    failed_compensations: dict[str, ToolCall] = {}  # step id -> a compensating call that failed
+    for event in events(log, "tool_call", "compensation", "dead_letter", "escalation"):
+        if isinstance(event, DeadLetter | Escalation):
+            # A failed compensation parked for an operator: the effect is handled, visibly.
+            parked = failed_compensations.pop(event.for_step, None) if event.for_step else None
+            name = parked.name if parked is not None else getattr(event, "tool", None)
+            undone = compensator_of.get(name) if name else None
+            if undone and outstanding.get(undone):
+                effects = outstanding[undone]
+                effects.pop(_pick(effects, parked))
+            previous = event
+            continue
         if isinstance(event, ToolCall):
+            if compensator_of.get(event.name) and event.status not in _COMPLETED:
+                failed_compensations[event.step_id] = event
             if (
                 event.side_effect
                 and event.compensate

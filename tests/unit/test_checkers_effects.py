@@ -5,6 +5,7 @@ from __future__ import annotations
 from checker_logs import LogBuilder
 
 from harness._checkers._side_effects import duplicate_side_effects, reports_failure, saga_compensation
+from harness._events import DeadLetter, Escalation
 
 EMAIL = {"to": "ada@example.com", "subject": "receipt"}
 
@@ -183,3 +184,42 @@ def test_reports_failure_rule() -> None:
     assert reports_failure({"ok": False})
     assert not reports_failure({"status": "paid"})
     assert not reports_failure("failed")  # free text is not a status
+
+
+def _failed_cancel(b: LogBuilder) -> object:
+    return b.tool(
+        "cancel_reservation",
+        {"reservation_id": "r-A1"},
+        status="error",
+        side_effect=True,
+        compensates="reserve_inventory",
+    )
+
+
+def test_a_failed_compensation_left_alone_is_a_violation() -> None:
+    b = LogBuilder()
+    _reserve(b)
+    _failed_cancel(b)
+    b.run_end("ok", output={"status": "failed"})
+    [v] = saga_compensation(b.log)
+    assert v.checker == "saga_compensation" and v.severity == "critical"
+
+
+def test_a_failed_compensation_parked_in_a_dead_letter_is_handled() -> None:
+    b = LogBuilder()
+    _reserve(b)
+    failed = _failed_cancel(b)
+    b.add(DeadLetter, tool="cancel_reservation", args={"reservation_id": "r-A1"}, for_step=failed.step_id)  # type: ignore[attr-defined]
+    b.run_end("ok", output={"status": "failed"})
+    assert saga_compensation(b.log) == []
+
+
+def test_a_failed_compensation_escalated_by_step_is_handled() -> None:
+    b = LogBuilder()
+    _reserve(b, "A1")
+    _reserve(b, "B2")
+    failed = _failed_cancel(b)
+    b.add(Escalation, reason="refund failed; manual action", for_step=failed.step_id)  # type: ignore[attr-defined]
+    b.run_end("ok", output={"status": "failed"})
+    [v] = saga_compensation(b.log)  # only the B2 reservation is left: A1's compensation was escalated
+    assert "r-B2" in v.message or "B2" in v.message
