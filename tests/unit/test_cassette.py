@@ -332,6 +332,44 @@ def test_nearest_substitutes_the_same_agents_recording_and_marks_it(
     assert run.log.of(LLMCall)[0].source == "substituted"
 
 
+def test_a_request_a_fault_answered_uses_up_no_recording(tmp_path: Path, openai_server: FakeOpenAI) -> None:
+    """Only requests handed to the transport are numbered: the SDK's retry after an injected 429
+    replays the first recording, not a second one that was never made."""
+    import httpx2
+
+    from harness import RunHooks
+
+    class FirstAttemptThrottled(RunHooks):
+        def __init__(self) -> None:
+            self.attempts = 0
+
+        def llm_request(self, ctx: Any, site: Any, proceed: Any) -> httpx2.Response:
+            self.attempts += 1
+            if self.attempts == 1:
+                return httpx2.Response(429, json={"error": {"message": "slow down"}}, request=site.request)
+            return proceed()  # type: ignore[no-any-return]
+
+    url = openai_server.url
+
+    def system() -> str:
+        client = openai.OpenAI(base_url=url, api_key=API_KEY, max_retries=2)
+        with agent("writer"):
+            return (
+                client.chat.completions.create(model="m", messages=_user("again")).choices[0].message.content
+                or ""
+            )
+
+    path = tmp_path / "c.json"
+    cassette = Cassette(path, record_mode="once")
+    assert run_system(system, cassette=cassette).output == "reply #1 to: again"
+    cassette.close()
+    openai_server.stop()
+    run = run_system(system, cassette=Cassette(path), hooks=FirstAttemptThrottled())
+    assert run.error is None, run.error
+    assert run.output == "reply #1 to: again"
+    assert [(e.source, e.occurrence) for e in run.log.of(LLMCall)] == [("injected", 1), ("replayed", 2)]
+
+
 def test_replay_takes_the_capture_layers_digest_and_builds_no_vcr_request(
     tmp_path: Path, openai_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
