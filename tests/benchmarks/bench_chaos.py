@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import benchdoc
 import httpx2
 import openai
 import pytest
@@ -534,15 +535,7 @@ def build_section(examples: int = 300, direct_runs: int = 300, xdist_examples: i
 
 def write_section(section: str) -> None:
     """Replace the "## Chaos runs" section of docs/benchmarks.md (or append it), keeping the others."""
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    lines = text.splitlines()
-    if SECTION in lines:
-        begin = lines.index(SECTION)
-        end = next((i for i in range(begin + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        lines[begin:end] = [*section.rstrip("\n").splitlines(), ""]
-    else:
-        lines += ["", *section.rstrip("\n").splitlines()]
-    DOC.write_text("\n".join(lines).rstrip("\n") + "\n", encoding="utf-8")
+    benchdoc.write_section("## Chaos runs", section)
 
 
 def test_bench_chaos() -> None:

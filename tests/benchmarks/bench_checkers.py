@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import benchdoc
 import pytest
 
 from harness._checkers import _common
@@ -218,22 +219,7 @@ def _cpus() -> int:
 
 def write_section(section: str) -> None:
     """Replace the "## Checkers" section of docs/benchmarks.md (or append it), keeping the others."""
-    from filelock import FileLock
-
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(DOC) + ".lock"):
-        text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\n"
-        lines = text.splitlines()
-        try:
-            begin = lines.index("## Checkers")
-        except ValueError:
-            new = text.rstrip("\n") + "\n\n" + section
-        else:
-            end = next((i for i in range(begin + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-            gap = [""] if end < len(lines) else []
-            new = "\n".join([*lines[:begin], *section.rstrip("\n").splitlines(), *gap, *lines[end:]]) + "\n"
-        DOC.write_text(new, encoding="utf-8")
-    Path(str(DOC) + ".lock").unlink(missing_ok=True)
+    benchdoc.write_section("## Checkers", section)
 
 
 @pytest.mark.benchmark

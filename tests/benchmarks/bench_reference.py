@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import benchdoc
 import pytest
 
 from scenarios._reference import REFERENCE_RUNS, run_reference
@@ -82,22 +83,8 @@ def render(rows: list[dict[str, Any]]) -> str:
 
 
 def write_section(section: str) -> None:
-    """Replace the "## Reference systems" section of docs/benchmarks.md (or append it)."""
-    from filelock import FileLock
-
-    with FileLock(str(DOC) + ".lock"):
-        text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\n"
-        lines = text.splitlines()
-        try:
-            begin = lines.index(HEADING)
-        except ValueError:
-            new = text.rstrip("\n") + "\n\n" + section
-        else:
-            end = next((i for i in range(begin + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-            gap = [""] if end < len(lines) else []
-            new = "\n".join([*lines[:begin], *section.rstrip("\n").splitlines(), *gap, *lines[end:]]) + "\n"
-        DOC.write_text(new, encoding="utf-8")
-    Path(str(DOC) + ".lock").unlink(missing_ok=True)
+    """Replace the "## Reference systems" section of docs/benchmarks.md (or append it), keeping the others."""
+    benchdoc.write_section("## Reference systems", section)
 
 
 @pytest.mark.benchmark

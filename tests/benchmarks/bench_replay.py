@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import benchdoc
 import httpx2
 import openai
 import pytest
@@ -329,22 +330,7 @@ def render(result: dict[str, Any]) -> str:
 
 def write_section(section: str) -> None:
     """Replace the "## Replay" section of docs/benchmarks.md (or append it), keeping the others."""
-    from filelock import FileLock
-
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(DOC) + ".lock"):
-        text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\n"
-        lines = text.splitlines()
-        try:
-            begin = lines.index("## Replay")
-        except ValueError:
-            new = text.rstrip("\n") + "\n\n" + section
-        else:
-            end = next((i for i in range(begin + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-            gap = [""] if end < len(lines) else []
-            new = "\n".join([*lines[:begin], *section.rstrip("\n").splitlines(), *gap, *lines[end:]]) + "\n"
-        DOC.write_text(new, encoding="utf-8")
-    Path(str(DOC) + ".lock").unlink(missing_ok=True)
+    benchdoc.write_section("## Replay", section)
 
 
 @pytest.mark.benchmark

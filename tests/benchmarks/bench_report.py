@@ -23,6 +23,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 
+import benchdoc
 from report_logs import LogBuilder, checkout_log
 
 from harness._otel import otlp_json, spans_for
@@ -144,22 +145,8 @@ def measure() -> str:
 
 
 def write_section(section: str) -> None:
-    """Replace this section of docs/benchmarks.md (or append it), keeping the others."""
-    from filelock import FileLock
-
-    with FileLock(str(DOC) + ".lock"):
-        text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\n"
-        lines = text.splitlines()
-        try:
-            begin = lines.index(SECTION)
-        except ValueError:
-            new = text.rstrip("\n") + "\n\n" + section
-        else:
-            end = next((i for i in range(begin + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-            gap = [""] if end < len(lines) else []
-            new = "\n".join([*lines[:begin], *section.rstrip("\n").splitlines(), *gap, *lines[end:]]) + "\n"
-        DOC.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
-    Path(str(DOC) + ".lock").unlink(missing_ok=True)
+    """Replace the "## Reports and demo" section of docs/benchmarks.md (or append it), keeping the others."""
+    benchdoc.write_section("## Reports and demo", section)
 
 
 @pytest.mark.benchmark
