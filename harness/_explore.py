@@ -137,7 +137,7 @@ def explore(test_fn: Callable[..., Any], pyfuncitem: Any, fixture: Any) -> Calla
             max_examples=settings.examples,
             deadline=None,
             derandomize=False,
-            database=None if seeded else hypothesis.settings().database,
+            database=None if seeded else _example_database(pyfuncitem),
             suppress_health_check=list(HealthCheck),
             phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
             report_multiple_bugs=False,
@@ -185,3 +185,19 @@ def _annotate(exc: BaseException, fixture: Any, tried: int) -> None:
         ]
     )
     exc.add_note(note)
+
+
+def _example_database(item: Any) -> Any:
+    """The example database failures are kept in: Hypothesis's own, or the project's on CI.
+
+    Hypothesis's automatic ``ci`` profile turns its database off because CI machines are
+    usually thrown away; brownout keeps failing fault plans in ``<rootdir>/.hypothesis/examples``
+    there too, so a CI job that caches that folder tries last run's failures first. A
+    profile the user loaded with ``database=None`` is respected.
+    """
+    database = hypothesis.settings().database
+    if database is None and hypothesis.settings.get_current_profile_name() == "ci":
+        from hypothesis.database import DirectoryBasedExampleDatabase
+
+        database = DirectoryBasedExampleDatabase(str(item.config.rootpath / ".hypothesis" / "examples"))
+    return database
