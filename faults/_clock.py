@@ -10,8 +10,11 @@ Real waits stay real: while a socket is registered with the selector (a live LLM
 call, a Toxiproxy'd connection, a local service), the loop waits on the wall clock and
 virtual time advances by the time that really passed. Work running in the loop's
 executor (``asyncio.to_thread``, ``run_in_executor``) is waited for on the wall clock
-too, but costs no virtual time unless it outlasts the next timer: a thread finishing a
-blocking call does not make two replays of the same run differ. Replay of recorded LLM
+too, but costs no virtual time unless it outlasts the next timer, and its results reach
+the loop in submission order, one at a time, only when the loop is otherwise idle: which
+thread happens to finish first never reorders a run's steps, so two replays of the same
+run do not differ (the openai SDK probes the platform in a thread on a fresh client's
+first request). Replay of recorded LLM
 traffic registers no socket, so a fully replayed run never waits and its timestamps are
 reproducible.
 
@@ -24,12 +27,14 @@ system takes real time that the logical clock does not count.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import selectors
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from typing import Any
 
 __all__ = ["LogicalClock", "VirtualClockLoop", "patched_time", "virtual_now"]
@@ -45,8 +50,10 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
     def __init__(self, start: float = 0.0) -> None:
         super().__init__(selectors.DefaultSelector())
         self._virtual_now = float(start)
-        self._executor_jobs = 0
-        self._jobs_lock = threading.Lock()
+        # Executor work (asyncio.to_thread, run_in_executor) in submission order: results are
+        # handed back to the loop in that order, one at a time and only when the loop is
+        # otherwise idle, so thread timing never reorders a run's steps.
+        self._jobs: collections.deque[tuple[Future[Any], asyncio.Future[Any]]] = collections.deque()
         selector = self._selector  # type: ignore[attr-defined]
         real_select = selector.select
 
@@ -61,15 +68,18 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
                 ready = real_select(timeout)
                 elapsed = _real_monotonic() - started
                 self._virtual_now += elapsed if ready or timeout is None else max(elapsed, timeout)
+                self._release_first_job()
                 return ready
-            if self._executor_jobs > 0:
-                # Only executor work (a thread finishing a blocking call): wait for it for
-                # real, but it costs no virtual time unless it outlasts the next timer, so
-                # runs stay reproducible (e.g. a client's platform probe in a thread).
-                ready = real_select(timeout)
-                if not ready and timeout is not None:
+            if self._jobs:
+                # Only executor work: wait for the oldest job for real; it costs no virtual
+                # time unless it outlasts the next timer, and its result reaches the loop now,
+                # before any later job's (e.g. a client's platform probe in a thread).
+                first = self._jobs[0][0]
+                finished = futures_wait([first], timeout=timeout)[0]
+                if not finished and timeout is not None:
                     self._virtual_now += timeout
-                return ready
+                self._release_first_job()
+                return real_select(0)  # type: ignore[no-any-return]
             if timeout is None:
                 # No timers, no I/O, no executor work: nothing can ever wake this loop
                 # except another thread. Block for real, as an unmonitored system would.
@@ -94,16 +104,35 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
     def run_in_executor(  # type: ignore[override]
         self, executor: Any, func: Callable[..., Any], *args: Any
     ) -> asyncio.Future[Any]:
-        with self._jobs_lock:
-            self._executor_jobs += 1
-        future = super().run_in_executor(executor, func, *args)
+        self._check_closed()  # type: ignore[attr-defined]
+        if executor is None:
+            executor = self._default_executor  # type: ignore[has-type]
+            if executor is None:
+                executor = ThreadPoolExecutor(thread_name_prefix="brownout-virtual-clock")
+                self._default_executor = executor
+        job: Future[Any] = executor.submit(func, *args)
+        result: asyncio.Future[Any] = self.create_future()
+        self._jobs.append((job, result))
+        # Wake the loop when the job ends; the result itself is handed over in order.
+        job.add_done_callback(lambda _: self._write_to_self())  # type: ignore[attr-defined]
+        return result
 
-        def _done(_: asyncio.Future[Any] | Future[Any]) -> None:
-            with self._jobs_lock:
-                self._executor_jobs -= 1
+    def _release_first_job(self) -> None:
+        """Hand the oldest executor job's outcome to its waiter, if it has finished."""
+        if not self._jobs or not self._jobs[0][0].done():
+            return
+        job, result = self._jobs.popleft()
+        if result.cancelled():
+            return
+        if job.cancelled():
+            result.cancel()
+        elif (exc := job.exception()) is not None:
+            result.set_exception(exc)
+        else:
+            result.set_result(job.result())
 
-        future.add_done_callback(_done)
-        return future
+    def _waiting_on_real_work(self) -> bool:
+        return self._sockets_in_flight() or bool(self._jobs)
 
 
 class LogicalClock:

@@ -57,13 +57,6 @@ def model_name() -> str:
 
 
 @functools.cache
-def _platform() -> Any:
-    from openai._base_client import get_platform
-
-    return get_platform()
-
-
-@functools.cache
 def _ssl_context() -> Any:
     from httpx2 import create_ssl_context
 
@@ -81,10 +74,6 @@ def default_client() -> openai.AsyncOpenAI:
         # loads the CA bundle (~60 ms), and every run makes a fresh client.
         http_client=openai.DefaultAsyncHttpxClient(verify=_ssl_context()),
     )
-    # A fresh client detects the platform in a worker thread on its first request; on brownout's
-    # virtual clock that thread's real duration would leak into the run's timestamps, so replays
-    # would differ by microseconds. Detect it once per process instead.
-    client._platform = _platform()
     return client
 
 

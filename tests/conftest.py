@@ -95,3 +95,19 @@ def socket_guard_factory(monkeypatch: pytest.MonkeyPatch) -> Callable[[], Socket
 def socket_guard(socket_guard_factory: Callable[[], SocketGuard]) -> SocketGuard:
     """The socket guard, installed for the whole test."""
     return socket_guard_factory()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_checker_registry() -> Iterator[None]:
+    """Checkers a test registers (in-process pytester runs included) do not outlive the test."""
+    from harness import _checks
+    from harness._checkers import _semantic
+
+    _checks.get_checkers("all")  # built-ins registered before the snapshot
+    registry = dict(_checks._REGISTRY)
+    semantic = {name: list(hooks) for name, hooks in _semantic._SEMANTIC.items()}
+    yield
+    _checks._REGISTRY.clear()
+    _checks._REGISTRY.update(registry)
+    _semantic._SEMANTIC.clear()
+    _semantic._SEMANTIC.update(semantic)

@@ -120,3 +120,24 @@ def test_outputs_are_recorded_scrubbed() -> None:
     run = run_system(system)
     end = run.log.of(RunEnd)[0]
     assert end.output == {"api_key": "[REDACTED]", "answer": "42"}
+
+
+def test_executor_results_reach_the_run_in_submission_order() -> None:
+    """Thread timing must not reorder a run: the slower job submitted first still resumes first."""
+    from faults._clock import _real_sleep
+
+    async def system() -> list[str]:
+        order: list[str] = []
+
+        async def job(name: str, seconds: float) -> None:
+            async with agent(name):
+                await asyncio.to_thread(_real_sleep, seconds)
+                order.append(name)
+
+        await asyncio.gather(job("slow_first", 0.05), job("fast_second", 0.0))
+        return order
+
+    runs = [run_system(system) for _ in range(3)]
+    assert all(run.output == ["slow_first", "fast_second"] for run in runs)
+    assert runs[0].log.without_run_id() == runs[1].log.without_run_id() == runs[2].log.without_run_id()
+    assert runs[0].log[-1].t == 0.0  # executor work costs no virtual time
