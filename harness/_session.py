@@ -187,22 +187,8 @@ class ChaosSession:
         last = state.rows[-1]
         if not last.ok:
             return  # the run itself already explains the failure (raised, violated, indeterminate)
-        from harness._report import row_from_log
-
-        run = state.runs[-1]
         text = (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__).strip()
-        redo = row_from_log(
-            run.log,
-            test=last.test,
-            index=last.index,
-            mode=last.mode,
-            plan=run.plan,
-            checkers_run=state.checkers,
-            violations=run.violations,
-            error=run.error,
-            assertion=text,
-            judges=last.judge_map(),
-        )
+        redo = self._reclassify(state, assertion=text, judges=last.judge_map())
         state.rows[-1] = last.model_copy(update={"outcome": redo.outcome, "assertion": redo.assertion})
 
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:
@@ -221,9 +207,7 @@ class ChaosSession:
         verdicts = [v for k, v in fresh if k == VERDICT_KEY and isinstance(v, dict)]
         if not verdicts or not state.rows:
             return
-        from harness._report import row_from_log
-
-        last, run = state.rows[-1], state.runs[-1]
+        last = state.rows[-1]
         judges = dict(last.judge_map())
         for verdict in verdicts:
             rubric = verdict.get("rubric")
@@ -233,7 +217,16 @@ class ChaosSession:
                 "passed": verdict.get("passed"),
                 "status": verdict.get("status", "scored"),
             }
-        redo = row_from_log(
+        redo = self._reclassify(state, assertion=last.assertion, judges=judges)
+        state.rows[-1] = last.model_copy(update={"judges": redo.judges, "outcome": redo.outcome})
+
+    @staticmethod
+    def _reclassify(state: _TestState, *, assertion: Any, judges: Any) -> Any:
+        """The last run's row rebuilt from its log with what the test learned after the run."""
+        from harness._report import row_from_log
+
+        last, run = state.rows[-1], state.runs[-1]
+        return row_from_log(
             run.log,
             test=last.test,
             index=last.index,
@@ -242,10 +235,9 @@ class ChaosSession:
             checkers_run=state.checkers,
             violations=run.violations,
             error=run.error,
-            assertion=last.assertion,
+            assertion=assertion,
             judges=judges,
         )
-        state.rows[-1] = last.model_copy(update={"judges": redo.judges, "outcome": redo.outcome})
 
     def _on_run(self, nodeid: str, state: _TestState, run: Any) -> None:
         from harness._fixture import reproduce_command
