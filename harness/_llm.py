@@ -500,8 +500,8 @@ def _emit_response(
 
 
 # -- streams: emit when consumed or closed ---------------------------------------------------
-class _TapStream(httpx2.SyncByteStream):
-    """Passes a response stream through, keeping the bytes; emits the event on close."""
+class _Tap:
+    """What both stream taps keep: the inner stream, the exchange, and the bytes seen so far."""
 
     def __init__(self, inner: Any, ex: Exchange, response: httpx2.Response) -> None:
         self._inner = inner
@@ -514,6 +514,10 @@ class _TapStream(httpx2.SyncByteStream):
     @property
     def elapsed(self) -> Any:
         return getattr(self._inner, "elapsed", None)
+
+
+class _TapStream(_Tap, httpx2.SyncByteStream):
+    """Passes a response stream through, keeping the bytes; emits the event on close."""
 
     def __iter__(self) -> Iterator[bytes]:
         if self._started:  # iterated again: the SDK drains a stream it stopped reading at [DONE]
@@ -538,20 +542,8 @@ class _TapStream(httpx2.SyncByteStream):
             _emit_response(self._ex, self._response, b"".join(self._chunks), self._error)
 
 
-class _ATapStream(httpx2.AsyncByteStream):
+class _ATapStream(_Tap, httpx2.AsyncByteStream):
     """Async twin of :class:`_TapStream`."""
-
-    def __init__(self, inner: Any, ex: Exchange, response: httpx2.Response) -> None:
-        self._inner = inner
-        self._ex = ex
-        self._response = response
-        self._chunks: list[bytes] = []
-        self._error: BaseException | None = None
-        self._started = False
-
-    @property
-    def elapsed(self) -> Any:
-        return getattr(self._inner, "elapsed", None)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         if self._started:  # iterated again: the SDK drains a stream it stopped reading at [DONE]
