@@ -46,7 +46,7 @@ from faults._models import (
     ToolError,
     TruncatedResponse,
 )
-from harness._context import (
+from harness._capture._context import (
     LLMSite,
     MessageSite,
     RunContext,
@@ -56,7 +56,7 @@ from harness._context import (
     current_frame,
 )
 from harness._errors import WorkerKilled
-from harness._events import FaultInjected
+from harness._log._events import FaultInjected
 
 __all__ = ["DeadlineCancelled", "PlanHooks", "corrupt_value"]
 

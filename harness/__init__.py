@@ -3,11 +3,13 @@
 Public names only; internals live in ``_private`` modules.
 """
 
-from harness._channel import Channel, ChannelEmpty
+from harness._capture._channel import Channel, ChannelEmpty
+from harness._capture._context import RunHooks, current_run
+from harness._capture._declare import constraint, dead_letter, escalate, postcondition, redundant
+from harness._capture._instrument import agent, handoff, spawn, tool
+from harness._capture._state import StaleFencingToken, StateStore, Versioned
+from harness._checkers._registry import Violation, checker, run_checks
 from harness._checkers._semantic import register_semantic_check
-from harness._checks import Violation, checker, run_checks
-from harness._context import RunHooks, current_run
-from harness._declare import constraint, dead_letter, escalate, postcondition, redundant
 from harness._errors import (
     CassetteError,
     CassetteMiss,
@@ -18,13 +20,11 @@ from harness._errors import (
     RunLogError,
     WorkerKilled,
 )
-from harness._events import AnyEvent
-from harness._instrument import agent, handoff, spawn, tool
-from harness._record import record
-from harness._runlog import RunLog
-from harness._runner import Run, run_system
-from harness._settings import ChaosSettings, load_profile, register_profile
-from harness._state import StaleFencingToken, StateStore, Versioned
+from harness._log._events import AnyEvent
+from harness._log._runlog import RunLog
+from harness._pytest._settings import ChaosSettings, load_profile, register_profile
+from harness._run._record import record
+from harness._run._runner import Run, run_system
 
 __all__ = [
     "AnyEvent",

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness._cassette import write_atomically
+from harness._cassette._cassette import write_atomically
 from judges._calibrate import labelled_set
 from judges._judge import Judge, candidate_text
 from judges._rubric import Rubric

@@ -29,9 +29,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness._checks import Violation, checker
-from harness._events import AgentEnd, Handoff, LLMCall
-from harness._runlog import RunLog
+from harness._checkers._registry import Violation, checker
+from harness._log._events import AgentEnd, Handoff, LLMCall
+from harness._log._runlog import RunLog
 from judges._judge import JudgeLike
 from judges._judge import judge as run_judge
 from judges._rubric import Criterion, Rubric
@@ -184,7 +184,7 @@ def rubric_postcondition(
     ``phantom_completion`` checker then flags the agent if it ended ok while the rubric
     failed. An unscored or indeterminate verdict records ``holds=None`` (undecided).
     """
-    from harness._declare import postcondition
+    from harness._capture._declare import postcondition
 
     verdict = run_judge(value, rubric, context=context, using=judge or _CONFIG.judge)
     detail = None if verdict.passed else verdict.table().splitlines()[0]

@@ -156,7 +156,7 @@ def run_reference(
         inspect: Called with the services (e.g. ``{"shop": ShopService}``) after the run, before
             they stop, so a caller can read a service's own records.
     """
-    from harness._cassette import Cassette
+    from harness._cassette._cassette import Cassette
 
     path = ref.cassette_path(directory)
     cassette = Cassette(

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from faults._models import EFFECTS, SITES, Fault, FaultPlan, effect_kinds
 from harness._errors import ConfigError
-from harness._events import AgentStart, LLMCall, MessageSend, StateRead, StateWrite, ToolCall
-from harness._runlog import RunLog
+from harness._log._events import AgentStart, LLMCall, MessageSend, StateRead, StateWrite, ToolCall
+from harness._log._runlog import RunLog
 
 __all__ = ["CallSite", "call_sites", "effects_for", "fault_plans", "fault_strategy", "parse_kinds"]
 

@@ -23,13 +23,13 @@ for _name in (
     "openai",
     "pandas",
     "matplotlib.pyplot",
-    "harness._plugin",
-    "harness._fixture",
-    "harness._session",
+    "harness._pytest._plugin",
+    "harness._pytest._fixture",
+    "harness._pytest._session",
     "harness._report",
-    "harness._checks",
-    "harness._cassette",
-    "harness._replay",
+    "harness._checkers._registry",
+    "harness._cassette._cassette",
+    "harness._run._replay",
     "faults",
     "judges",
     "scenarios",
@@ -100,7 +100,7 @@ def socket_guard(socket_guard_factory: Callable[[], SocketGuard]) -> SocketGuard
 @pytest.fixture(autouse=True)
 def _isolated_checker_registry() -> Iterator[None]:
     """Checkers a test registers (in-process pytester runs included) do not outlive the test."""
-    from harness import _checks
+    from harness._checkers import _registry as _checks
     from harness._checkers import _semantic
 
     _checks.get_checkers("all")  # built-ins registered before the snapshot

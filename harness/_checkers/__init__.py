@@ -1,4 +1,4 @@
-"""Built-in checkers; each module registers its checkers with ``harness._checks.checker`` on import.
+"""Built-in checkers; each module registers its checkers with ``_registry.checker`` on import.
 
 Imported in the order of the failure modes in docs/checkers.md, so that
 ``brownout checkers`` lists them in that order.

@@ -28,9 +28,9 @@ from collections.abc import Callable
 from typing import Any
 
 from harness._checkers._common import events, step
-from harness._checks import Violation, checker
-from harness._events import AgentStart, LLMCall
-from harness._runlog import RunLog
+from harness._checkers._registry import Violation, checker
+from harness._log._events import AgentStart, LLMCall
+from harness._log._runlog import RunLog
 
 __all__ = ["context_budget", "count_prompt_tokens"]
 

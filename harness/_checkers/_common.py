@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from harness._events import (
+from harness._log._events import (
     AgentEnd,
     AgentStart,
     AnyEvent,
@@ -34,7 +34,7 @@ from harness._events import (
     ToolCall,
     Wait,
 )
-from harness._runlog import RunLog
+from harness._log._runlog import RunLog
 
 __all__ = [
     "FAILURE_WORDS",

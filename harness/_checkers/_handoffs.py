@@ -24,10 +24,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness._checkers._common import brief, describe, events, run_end, step
+from harness._checkers._registry import Violation, checker
 from harness._checkers._semantic import semantic_checks
-from harness._checks import Violation, checker
-from harness._events import Constraint, Handoff
-from harness._runlog import RunLog
+from harness._log._events import Constraint, Handoff
+from harness._log._runlog import RunLog
 
 __all__ = ["carries", "goal_drift", "handoff_contract"]
 

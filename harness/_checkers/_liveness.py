@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from harness._checkers._common import events, run_end, step
-from harness._checks import Violation, checker
-from harness._events import Wait
-from harness._runlog import RunLog
+from harness._checkers._registry import Violation, checker
+from harness._log._events import Wait
+from harness._log._runlog import RunLog
 
 __all__ = ["liveness"]
 

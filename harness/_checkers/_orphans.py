@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from harness._checkers._common import describe, events, step
-from harness._checks import Violation, checker
-from harness._events import AgentEnd, AgentStart, Join, RunEnd, Spawn
-from harness._runlog import RunLog
+from harness._checkers._registry import Violation, checker
+from harness._log._events import AgentEnd, AgentStart, Join, RunEnd, Spawn
+from harness._log._runlog import RunLog
 
 __all__ = ["orphaned_work"]
 

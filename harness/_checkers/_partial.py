@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from harness._checkers._common import brief, describe, events, run_end, step, surfaces_failure
-from harness._checks import Violation, checker
-from harness._events import AgentEnd, AgentStart, Join
-from harness._runlog import RunLog
+from harness._checkers._registry import Violation, checker
+from harness._log._events import AgentEnd, AgentStart, Join
+from harness._log._runlog import RunLog
 
 __all__ = ["silent_partial_failure"]
 

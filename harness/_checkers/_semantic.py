@@ -9,7 +9,7 @@ through cassettes like any LLM call), so checkers stay pure functions of the log
 Extension points, by checker:
 
 - ``goal_drift``: ``fn(constraint, carrier, where) -> bool | None`` where
-  ``constraint`` is the :class:`~harness._events.Constraint` event, ``carrier`` the
+  ``constraint`` is the :class:`~harness._log._events.Constraint` event, ``carrier`` the
   handoff payload or final output, ``where`` ``"handoff"`` or ``"output"``. ``True``:
   the constraint is preserved (a paraphrase counts); ``False``: it was dropped or
   contradicted (even if its literal value appears); ``None``: no opinion (the
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from harness._errors import ConfigError
-from harness._events import Constraint
+from harness._log._events import Constraint
 
 __all__ = ["ConstraintJudge", "register_semantic_check", "semantic_checks", "unregister_semantic_check"]
 

@@ -23,9 +23,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness._checkers._common import describe, events, run_end, step
-from harness._checks import Violation, checker
-from harness._events import Compensation, DeadLetter, Escalation, ToolCall
-from harness._runlog import RunLog
+from harness._checkers._registry import Violation, checker
+from harness._log._events import Compensation, DeadLetter, Escalation, ToolCall
+from harness._log._runlog import RunLog
 
 __all__ = ["duplicate_side_effects", "reports_failure", "saga_compensation"]
 

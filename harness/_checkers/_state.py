@@ -19,9 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 from harness._checkers._common import events, step
-from harness._checks import Violation, checker
-from harness._events import StateRead, StateWrite, ToolCall
-from harness._runlog import RunLog
+from harness._checkers._registry import Violation, checker
+from harness._log._events import StateRead, StateWrite, ToolCall
+from harness._log._runlog import RunLog
 
 __all__ = ["lost_update", "stale_fencing_token"]
 

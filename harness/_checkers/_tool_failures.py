@@ -25,9 +25,9 @@ import json
 from typing import Any, cast
 
 from harness._checkers._common import brief, describe, events, run_end, step, surfaces_failure
-from harness._checks import Violation, checker
-from harness._events import AgentEnd, AgentStart, DeadLetter, Escalation, ToolCall
-from harness._runlog import RunLog
+from harness._checkers._registry import Violation, checker
+from harness._log._events import AgentEnd, AgentStart, DeadLetter, Escalation, ToolCall
+from harness._log._runlog import RunLog
 
 __all__ = ["unhandled_tool_failure"]
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from harness._errors import RunLogError
+from harness._log._runlog import RunLog
 from harness._report._html import Figures, render_html
 from harness._report._markdown import render_summary
 from harness._report._plots import (
@@ -22,7 +23,6 @@ from harness._report._plots import (
 from harness._report._rows import ResultRow
 from harness._report._stats import heatmap, judge_retention, summarize_tests
 from harness._report._store import read_results, write_results
-from harness._runlog import RunLog
 
 __all__ = ["log_name", "render_report", "write_report"]
 

@@ -13,10 +13,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from harness._events import AgentEnd, AgentStart, FaultInjected, Handoff, LLMCall, MessageSend, ToolCall
+from harness._log._events import AgentEnd, AgentStart, FaultInjected, Handoff, LLMCall, MessageSend, ToolCall
+from harness._log._runlog import RunLog
 from harness._report._rows import ResultRow
 from harness._report._stats import Heatmap, pass_hat_k_by_faults, pass_hat_k_curve
-from harness._runlog import RunLog
 
 __all__ = [
     "data_uri",

@@ -22,9 +22,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from harness._events import FaultInjected, LLMCall, RunEnd, RunStart, ToolCall, Verdict
-from harness._runlog import RunLog
-from harness._secrets import scrub_text
+from harness._log._events import FaultInjected, LLMCall, RunEnd, RunStart, ToolCall, Verdict
+from harness._log._runlog import RunLog
+from harness._log._secrets import scrub_text
 
 __all__ = [
     "OUTCOMES",

@@ -42,7 +42,7 @@ import pytest
 from faults import Fault, FaultPlan, Timeout
 from faults._clock import _real_perf_counter as clock
 from harness import agent, run_system, tool
-from harness._checks import run_checks
+from harness._checkers._registry import run_checks
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -105,7 +105,7 @@ async def orchestrate(order):
 # so every example must run instead of stopping at the first finding to shrink it).
 TEST = """
 import pytest
-from harness._fixture import ViolationsFound
+from harness._pytest._fixture import ViolationsFound
 from chaos_system import system
 
 @pytest.mark.chaos(faults=["tool", "message", "state", "worker"], checks="default", max_faults=3)
@@ -181,7 +181,7 @@ def measure_timeout(repeats: int = 30) -> dict[str, float]:
 # -- runs per second on the research reference system ----------------------------------------
 # A chaos test per variant of scenarios/research.py, replayed offline from its reference cassette
 # (cassettes/reference/research_<variant>.json) with the local web-search service running, as
-# `brownout demo` and harness/_demo_suite do. Every checker runs on every run; the test accepts what
+# `brownout demo` and harness/_cli/_demo_suite do. Every checker runs on every run; the test accepts what
 # they find (it measures throughput, so every example must run instead of stopping at the first
 # finding to shrink it). Each item times its own exploration (baseline + examples) and counts the
 # runs, and conftest.py writes those per process, so interpreter and xdist start-up stay out of it.
@@ -308,7 +308,7 @@ def measure_pytest(variant: str, examples: int) -> dict[str, float]:
 
 def measure_direct(variant: str, runs: int) -> dict[str, float]:
     """``run_system`` + fault hooks + default checkers, replayed from the cassette, plans drawn up front."""
-    from harness._cassette import Cassette
+    from harness._cassette._cassette import Cassette
     from scenarios import research
     from scenarios._reference import find
     from scenarios._strategies import call_sites, fault_plans

@@ -26,9 +26,9 @@ import benchdoc
 import pytest
 
 from harness._checkers import _common
-from harness._checks import get_checkers, run_checks
-from harness._digest import digest
-from harness._events import (
+from harness._checkers._registry import get_checkers, run_checks
+from harness._log._digest import digest
+from harness._log._events import (
     AgentEnd,
     AgentStart,
     Constraint,
@@ -44,7 +44,7 @@ from harness._events import (
     ToolCall,
     Wait,
 )
-from harness._runlog import RunLog
+from harness._log._runlog import RunLog
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "benchmarks.md"

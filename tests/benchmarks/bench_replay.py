@@ -34,8 +34,8 @@ import openai
 import pytest
 
 from harness import run_system
-from harness._cassette import Cassette
-from harness._llm import describe_request
+from harness._capture._llm import describe_request
+from harness._cassette._cassette import Cassette
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -152,7 +152,7 @@ def per_call_brownout(path: Path, size: int) -> tuple[float, float]:
     each batch at least ``CALLS`` calls (a 10-interaction cassette is replayed run after
     run, as Hypothesis replays a test's cassette example after example).
     """
-    from harness import _llm
+    from harness._capture import _llm
 
     picks = _picks(size, CALLS)
     runs = max(1, CALLS // len(picks))

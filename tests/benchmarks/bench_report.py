@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 import benchdoc
 from report_logs import LogBuilder, checkout_log
 
-from harness._otel import otlp_json, spans_for
+from harness._log._runlog import RunLog
 from harness._report import row_from_log, write_report
-from harness._runlog import RunLog
+from harness._report._otel import otlp_json, spans_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -125,7 +125,7 @@ def measure() -> str:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         done = subprocess.run(
-            [sys.executable, "-m", "harness._cli", "demo", "--report", str(Path(tmp) / "demo")],
+            [sys.executable, "-m", "harness._cli._main", "demo", "--report", str(Path(tmp) / "demo")],
             capture_output=True,
             text=True,
             check=False,

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from harness._cli._record_reference import comparable
 from scenarios._llm_server import LocalLLMServer
-from scenarios._record import comparable
 from scenarios._reference import find, run_reference
 
 pytestmark = pytest.mark.live

@@ -80,7 +80,7 @@ def test_two_xdist_workers_record_two_valid_cassettes(
     # Load only the plugins this needs: each worker process then skips assertion-rewriting
     # every installed plugin's package (slow where bytecode is not cached).
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    plugins = ("-p", "xdist.plugin", "-p", "harness._plugin")
+    plugins = ("-p", "xdist.plugin", "-p", "harness._pytest._plugin")
     pytester.makepyfile(
         test_first=_test_file("first", "first question"), test_second=_test_file("second", "second question")
     )

@@ -12,7 +12,7 @@ import pytest
 from _support.fake_openai import FakeOpenAI
 
 from harness import RunLog, record
-from harness._replay import replay
+from harness._run._replay import replay
 
 APP = """
 import asyncio

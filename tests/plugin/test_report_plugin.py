@@ -26,12 +26,12 @@ for _module in (
     "matplotlib.backends.backend_svg",
     "pyarrow.parquet",
     "faults",
-    "harness._cassette",
-    "harness._checks",
+    "harness._cassette._cassette",
+    "harness._checkers._registry",
     "harness._checkers",
-    "harness._fixture",
+    "harness._pytest._fixture",
     "harness._report._build",
-    "harness._session",
+    "harness._pytest._session",
 ):
     importlib.import_module(_module)
 
@@ -196,7 +196,7 @@ def test_faulted_runs_are_classified_silent_loud_handled(project: pytest.Pyteste
     summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "tool[send_email]#1: error(ConnectionError)" in summary
     # and `brownout report` re-renders the same bytes from what is stored
-    from harness._cli import main as cli_main
+    from harness._cli._main import main as cli_main
 
     before = page.encode("utf-8")
     assert cli_main(["report", str(out)]) == 0

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from harness import CassetteMiss, run_system
+from harness._cli._record_reference import comparable
 from scenarios import checkout
-from scenarios._record import comparable
 from scenarios._reference import REFERENCE_RUNS, ReferenceRun, cassette_dir, find, run_reference
 from scenarios._shop import ShopService
 
@@ -43,7 +43,7 @@ def test_every_committed_cassette_belongs_to_a_reference_run() -> None:
 
 
 def test_a_request_that_was_not_recorded_is_a_miss_not_a_network_call() -> None:
-    from harness._cassette import Cassette
+    from harness._cassette._cassette import Cassette
 
     ref = find("checkout_naive")
     other_order = checkout.Order(

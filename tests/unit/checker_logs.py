@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from harness._digest import digest
-from harness._events import (
+from harness._log._digest import digest
+from harness._log._events import (
     AgentEnd,
     AgentStart,
     Compensation,
@@ -25,7 +25,7 @@ from harness._events import (
     ToolCall,
     Wait,
 )
-from harness._runlog import RunLog
+from harness._log._runlog import RunLog
 
 E = TypeVar("E", bound=EventBase)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness._events import (
+from harness._log._events import (
     AgentEnd,
     AgentStart,
     FaultInjected,
@@ -14,7 +14,7 @@ from harness._events import (
     ToolCall,
     Verdict,
 )
-from harness._runlog import RunLog
+from harness._log._runlog import RunLog
 
 
 class LogBuilder:

@@ -13,9 +13,9 @@ from _support.fake_openai import FakeOpenAI
 from conftest import API_KEY, SocketGuard
 
 from harness import CassetteMiss, agent, run_system, tool
-from harness._cassette import Cassette
+from harness._cassette._cassette import Cassette
 from harness._errors import CassetteError, ConfigError
-from harness._events import LLMCall, ToolCall
+from harness._log._events import LLMCall, ToolCall
 
 WEATHER_TOOL = {
     "type": "function",
@@ -376,7 +376,7 @@ def test_replay_takes_the_capture_layers_digest_and_builds_no_vcr_request(
     """The per-call work of a replay: no vcrpy Request, the request body parsed at most once."""
     import vcr.request
 
-    from harness import _llm
+    from harness._capture import _llm
 
     path = tmp_path / "c.json"
     cassette = Cassette(path, record_mode="once")

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness._cassette import Cassette, _Recording
+from harness._cassette._cassette import Cassette, _Recording
 
 WRITER = r"""
 import sys
-from harness._cassette import Cassette, _Recording
+from harness._cassette._cassette import Cassette, _Recording
 
 path = sys.argv[1]
 cassette = Cassette(path, record_mode="new_episodes")

@@ -9,7 +9,7 @@ import pytest
 
 from faults import Delay, Drop, Duplicate, Fault, FaultPlan, Reorder
 from harness import Channel, ChannelEmpty, ConfigError, agent, run_system
-from harness._events import FaultInjected, MessageReceive, MessageSend, Wait
+from harness._log._events import FaultInjected, MessageReceive, MessageSend, Wait
 
 
 def pipeline(n: int = 3, gap: float = 2.0, timeout: float = 5.0) -> Any:

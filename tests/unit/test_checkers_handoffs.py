@@ -15,7 +15,7 @@ from harness._checkers._budget import context_budget, count_prompt_tokens
 from harness._checkers._handoffs import carries, goal_drift, handoff_contract
 from harness._checkers._semantic import unregister_semantic_check
 from harness._errors import ConfigError
-from harness._events import Constraint
+from harness._log._events import Constraint
 
 
 # -- handoff_contract ------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from faults import (
 )
 from faults._llm_replies import synthetic_reply
 from harness import agent, run_system
-from harness._events import FaultInjected, LLMCall
+from harness._log._events import FaultInjected, LLMCall
 
 
 def _load_fake() -> Any:

@@ -24,7 +24,7 @@ from faults import (
     ToolError,
 )
 from harness import WorkerKilled, agent, run_system, tool
-from harness._events import AgentEnd, FaultInjected, ToolCall
+from harness._log._events import AgentEnd, FaultInjected, ToolCall
 
 EFFECTS: list[str] = []
 

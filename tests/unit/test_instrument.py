@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from harness import ConfigError, WorkerKilled, agent, run_system, tool
-from harness._context import RunHooks
-from harness._events import AgentEnd, AgentStart, Compensation, ToolCall
+from harness._capture._context import RunHooks
+from harness._log._events import AgentEnd, AgentStart, Compensation, ToolCall
 
 
 @tool(side_effect=True, compensate="refund")

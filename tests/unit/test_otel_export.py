@@ -15,8 +15,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.trace import SpanKind, StatusCode
 from report_logs import LogBuilder, checkout_log
 
-from harness._cli import main as cli_main
-from harness._otel import OTelExportError, export_runs, load_otlp_json, otlp_json, spans_for
+from harness._cli._main import main as cli_main
+from harness._report._otel import OTelExportError, export_runs, load_otlp_json, otlp_json, spans_for
 
 EPOCH = 1_700_000_000.0
 
@@ -110,7 +110,7 @@ def test_otlp_json_file_validates_and_loads_back(tmp_path: Path) -> None:
     assert {s["kind"] for s in exported} == {1, 3}
     assert "startTimeUnixNano" in exported[0]
     # and the protobuf schema accepts it once the ids are in proto3's base64 form
-    from harness._otel import _hex_ids
+    from harness._report._otel import _hex_ids
 
     ParseDict(_hex_ids(data, to_hex=False), ExportTraceServiceRequest())
     loaded = load_otlp_json(out)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from report_logs import checkout_log
 
-from harness import _demo
+from harness._cli import _demo
 from harness._report import row_from_log
 
 

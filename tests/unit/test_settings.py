@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness import ConfigError, load_profile, register_profile
-from harness._settings import resolve_settings
+from harness._pytest._settings import resolve_settings
 
 
 def test_precedence_cli_over_marker_over_ini() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from faults import Corrupt, Fault, FaultPlan, LostWrite, StaleRead
 from harness import ConfigError, StaleFencingToken, StateStore, Versioned, agent, run_system
-from harness._events import FaultInjected, StateRead, StateWrite
+from harness._log._events import FaultInjected, StateRead, StateWrite
 
 
 def hooks(effect: Any, call: int = 1) -> Any:

@@ -9,7 +9,7 @@ below them. For a request to an LLM endpoint inside an active run they
    secret fields, and its digest);
 2. hand it to the run's fault hooks (``RunHooks.llm_request`` / ``allm_request``), which
    may delay it, fail it, or answer it without touching the network;
-3. emit one :class:`~harness._events.LLMCall` event with what came back - when the
+3. emit one :class:`~harness._log._events.LLMCall` event with what came back - when the
    response is streamed (``stream=True``, the ``.stream()`` helper), once the stream is
    consumed or closed, from the parsed server-sent events.
 
@@ -37,10 +37,10 @@ from urllib.parse import parse_qsl, urlencode
 import httpx2
 import orjson
 
-from harness._context import _FRAME, _RUN, LLMSite, RunContext
-from harness._digest import digest
-from harness._events import LLMCall, LLMSource
-from harness._secrets import REDACTED, is_secret_name, scrub
+from harness._capture._context import _FRAME, _RUN, LLMSite, RunContext
+from harness._log._digest import digest
+from harness._log._events import LLMCall, LLMSource
+from harness._log._secrets import REDACTED, is_secret_name, scrub
 
 __all__ = [
     "LLM_PATH_SUFFIXES",

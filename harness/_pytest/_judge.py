@@ -66,9 +66,9 @@ def _run_of(candidate: Any, runs: list[Any]) -> Any:
 
 def judge_fixture(request: pytest.FixtureRequest) -> Iterator[FixtureJudge]:
     """Build the fixture's judge for this test; close its cassette after the test."""
-    from harness._cassette import Cassette
-    from harness._fixture import cassette_path_for
-    from harness._plugin import settings_for
+    from harness._cassette._cassette import Cassette
+    from harness._pytest._fixture import cassette_path_for
+    from harness._pytest._plugin import settings_for
 
     item = request.node
     settings = settings_for(item)

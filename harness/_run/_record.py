@@ -27,11 +27,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness._context import _FRAME, _RUN, RunContext, current_run
+from harness._capture._context import _FRAME, _RUN, RunContext, current_run
 from harness._errors import HarnessError
-from harness._events import RunEnd, RunStart
-from harness._jsonable import jsonable
-from harness._secrets import scrub
+from harness._log._events import RunEnd, RunStart
+from harness._log._jsonable import jsonable
+from harness._log._secrets import scrub
 
 __all__ = ["CASSETTE_FILE", "LOG_FILE", "Recording", "auto_begin", "record"]
 
@@ -63,7 +63,7 @@ class Recording:
         kwargs: dict[str, Any] | None = None,
         run_id: str | None = None,
     ) -> None:
-        from harness._cassette import Cassette
+        from harness._cassette._cassette import Cassette
 
         self.path = path
         self.cassette_path = path / CASSETTE_FILE
@@ -89,7 +89,7 @@ class Recording:
         return self.ctx.log
 
     def begin(self) -> None:
-        from harness._llm import capture
+        from harness._capture._llm import capture
 
         self._tokens = (_RUN.set(self.ctx), _FRAME.set(None))
         try:
@@ -108,7 +108,7 @@ class Recording:
             raise
 
     def end(self, exc: BaseException | None) -> None:
-        from harness._instrument import _error_text, status_of
+        from harness._capture._instrument import _error_text, status_of
 
         try:
             status = status_of(exc)

@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness._errors import ConfigError
-from harness._runlog import RunLog
+from harness._log._runlog import RunLog
 
 __all__ = ["Checker", "CheckerSpec", "Violation", "checker", "get_checkers", "run_checks"]
 

@@ -144,7 +144,7 @@ class ChaosSession:
         settings = fixture.settings
         mode = "plan" if settings.plan is not None else ("chaos" if settings.chaos else "baseline")
         try:
-            from harness._checks import get_checkers
+            from harness._checkers._registry import get_checkers
 
             checkers = [spec.name for spec in get_checkers(settings.checks)]
         except Exception:  # an invalid selection fails the run itself, with its own message
@@ -240,7 +240,7 @@ class ChaosSession:
         )
 
     def _on_run(self, nodeid: str, state: _TestState, run: Any) -> None:
-        from harness._fixture import reproduce_command
+        from harness._pytest._fixture import reproduce_command
         from harness._report import row_from_log
 
         self._absorb_verdicts(state)

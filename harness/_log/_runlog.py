@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from pydantic import ValidationError
 
 from harness._errors import RunLogError
-from harness._events import FORMAT, FORMAT_VERSION, AnyEvent, EventBase, event_adapter
+from harness._log._events import FORMAT, FORMAT_VERSION, AnyEvent, EventBase, event_adapter
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness._runner import Run, run_system
-from harness._settings import ChaosSettings
+from harness._pytest._settings import ChaosSettings
+from harness._run._runner import Run, run_system
 
 __all__ = ["Chaos", "ViolationsFound", "cassette_path_for", "reproduce_command"]
 
@@ -65,7 +65,7 @@ class Chaos:
     def cassette(self) -> Any:
         """The test's cassette (opened once per test, shared by its runs and examples)."""
         if self._cassette is None:
-            from harness._cassette import Cassette
+            from harness._cassette._cassette import Cassette
 
             self._cassette = Cassette(
                 self.cassette_path,
@@ -87,7 +87,7 @@ class Chaos:
 
     def run(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Run:
         """Run ``fn(*args, **kwargs)`` once as a run under the current fault plan."""
-        from harness._checks import run_checks
+        from harness._checkers._registry import run_checks
 
         plan = self.plan
         run = run_system(

@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from harness._events import AnyEvent, EventBase
-from harness._runlog import RunLog
+from harness._log._events import AnyEvent, EventBase
+from harness._log._runlog import RunLog
 
 if TYPE_CHECKING:
     import httpx2

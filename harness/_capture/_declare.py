@@ -18,17 +18,17 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
-from harness._context import _RUN
+from harness._capture._context import _RUN
 from harness._errors import ConfigError
-from harness._events import (
+from harness._log._events import (
     Constraint,
     DeadLetter,
     Escalation,
     Postcondition,
     ToolCall,
 )
-from harness._jsonable import jsonable
-from harness._secrets import scrub, scrub_text
+from harness._log._jsonable import jsonable
+from harness._log._secrets import scrub, scrub_text
 
 __all__ = ["constraint", "dead_letter", "escalate", "postcondition", "redundant"]
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness._errors import HarnessError, RunLogError
-from harness._events import (
+from harness._log._events import (
     AgentEnd,
     AgentStart,
     CheckResult,
@@ -46,7 +46,7 @@ from harness._events import (
     ToolCall,
     Verdict,
 )
-from harness._runlog import RunLog
+from harness._log._runlog import RunLog
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan

@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from harness._checks import get_checkers
+    from harness._checkers._registry import get_checkers
 
     for module in args.imports:
         try:

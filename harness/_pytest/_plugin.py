@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from harness._fixture import Chaos
-    from harness._settings import ChaosSettings
+    from harness._pytest._fixture import Chaos
+    from harness._pytest._settings import ChaosSettings
 
 _RECORD_MODES = ("none", "once", "new_episodes", "all")
 _MISS = ("strict", "nearest", "live")
@@ -95,7 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
     plan = config.getoption("--chaos-plan")
     if plan is not None:
         from harness._errors import HarnessError
-        from harness._settings import load_plan_text
+        from harness._pytest._settings import load_plan_text
 
         try:
             text = load_plan_text(plan)
@@ -123,7 +123,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _cli_settings(config: pytest.Config) -> dict[str, Any]:
-    from harness._settings import load_plan_text
+    from harness._pytest._settings import load_plan_text
 
     plan = config.getoption("--chaos-plan")
     return {
@@ -140,7 +140,7 @@ def _cli_settings(config: pytest.Config) -> dict[str, Any]:
 def settings_for(item: pytest.Item) -> ChaosSettings:
     """Resolve the item's settings: CLI > closest marker > ini > profile > defaults."""
     from harness._errors import ConfigError
-    from harness._settings import resolve_settings
+    from harness._pytest._settings import resolve_settings
 
     marker = item.get_closest_marker("chaos")
     ini = {"report_dir": item.config.getini("chaos_report_dir")}
@@ -163,7 +163,7 @@ def _report_dir(config: pytest.Config, settings: ChaosSettings) -> Path:
 @pytest.fixture
 def chaos(request: pytest.FixtureRequest) -> Iterator[Chaos]:
     """Run a system under the test's cassette and fault plan: ``chaos.run(fn, *args, **kwargs)``."""
-    from harness._fixture import Chaos, cassette_path_for
+    from harness._pytest._fixture import Chaos, cassette_path_for
 
     item = request.node
     settings = settings_for(item)
@@ -195,7 +195,7 @@ def judge(request: pytest.FixtureRequest) -> Iterator[Any]:
 
     Use: ``verdict = judge(run.output, rubric, context=task)``.
     """
-    from judges._pytest import judge_fixture
+    from harness._pytest._judge import judge_fixture
 
     yield from judge_fixture(request)
 
@@ -207,7 +207,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, None
         yield
         return
     # Under --chaos the test body becomes a Hypothesis property over fault plans.
-    from harness._explore import explore
+    from harness._pytest._explore import explore
 
     original = pyfuncitem.obj
     pyfuncitem.obj = explore(original, pyfuncitem, fixture)
@@ -241,7 +241,7 @@ def _session(config: pytest.Config) -> Any:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    from harness._session import ChaosSession
+    from harness._pytest._session import ChaosSession
 
     session.config._brownout_session = ChaosSession(session.config)  # type: ignore[attr-defined]
 

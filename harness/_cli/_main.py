@@ -16,23 +16,26 @@ __all__ = ["main"]
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": (
-        "harness._demo",
+        "harness._cli._demo",
         "run pytest --chaos over the shipped reference systems and print the report path",
     ),
     "replay": (
-        "harness._replay",
+        "harness._run._replay",
         "re-execute a recorded production run locally and report the first divergence",
     ),
-    "check": ("harness._checkers._cli", "run the checkers on a stored run log"),
-    "checkers": ("harness._checkers._cli_list", "list the registered checkers"),
+    "check": ("harness._cli._check", "run the checkers on a stored run log"),
+    "checkers": ("harness._cli._checkers", "list the registered checkers"),
     "report": ("harness._report", "re-render the reliability report from stored results"),
-    "init": ("harness._firstuse", "scaffold a conftest, an example chaos test and a CI workflow"),
-    "doctor": ("harness._doctor", "run an entry point once and say what the harness can and cannot see"),
+    "init": ("harness._cli._init", "scaffold a conftest, an example chaos test and a CI workflow"),
+    "doctor": ("harness._cli._doctor", "run an entry point once and say what the harness can and cannot see"),
     "record-reference": (
-        "scenarios._record",
+        "harness._cli._record_reference",
         "start the local LLM server, re-record the reference cassettes, stop it",
     ),
-    "export-otel": ("harness._otel", "export run logs as OpenTelemetry spans (GenAI semantic conventions)"),
+    "export-otel": (
+        "harness._report._otel",
+        "export run logs as OpenTelemetry spans (GenAI semantic conventions)",
+    ),
 }
 
 

@@ -68,8 +68,8 @@ def _selection(text: str) -> str | list[str]:
 
 def main(args: argparse.Namespace) -> int:
     from harness._checkers._common import run_end
-    from harness._checks import get_checkers, run_checks
-    from harness._runlog import RunLog
+    from harness._checkers._registry import get_checkers, run_checks
+    from harness._log._runlog import RunLog
 
     try:
         for module in args.imports:

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness._context import LLMSite, RunContext, RunHooks, ToolSite
+from harness._capture._context import LLMSite, RunContext, RunHooks, ToolSite
 from harness._errors import HarnessError
-from harness._events import AgentStart, LLMCall, ToolCall
-from harness._runner import Run
+from harness._log._events import AgentStart, LLMCall, ToolCall
+from harness._run._runner import Run
 
 __all__ = ["Diagnosis", "Finding", "add_arguments", "diagnose", "main", "resolve_entry"]
 
@@ -252,8 +252,8 @@ def diagnose(
         deadline: Virtual seconds after which the run counts as hung.
         entry: How to name the entry point in the report.
     """
-    from harness._cassette import Cassette
-    from harness._runner import entry_name, run_system
+    from harness._cassette._cassette import Cassette
+    from harness._run._runner import entry_name, run_system
 
     name = entry or entry_name(fn)
     tape = Cassette(cassette, record_mode="none", miss="nearest") if cassette is not None else None

@@ -15,16 +15,16 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
-from harness._context import _FRAME, _RUN, Frame, RunContext, ToolSite
-from harness._digest import digest
+from harness._capture._context import _FRAME, _RUN, Frame, RunContext, ToolSite
 from harness._errors import ConfigError, WorkerKilled
-from harness._events import AgentEnd, AgentStart, Compensation, Handoff, Join, Spawn, ToolCall
-from harness._jsonable import jsonable
-from harness._secrets import scrub
+from harness._log._digest import digest
+from harness._log._events import AgentEnd, AgentStart, Compensation, Handoff, Join, Spawn, ToolCall
+from harness._log._jsonable import jsonable
+from harness._log._secrets import scrub
 
 __all__ = ["ToolSpec", "agent", "handoff", "registered_tools", "spawn", "status_of", "tool"]
 
-# BROWNOUT_RECORD=<dir>: outermost agent scopes outside a run record a production run (harness._record).
+# BROWNOUT_RECORD=<dir>: outermost agent scopes outside a run record a production run (harness._run._record).
 _AUTO_RECORD = bool(os.environ.get("BROWNOUT_RECORD", "").strip())
 
 P = ParamSpec("P")
@@ -83,7 +83,7 @@ class agent:
             if not _AUTO_RECORD:
                 return None
             # BROWNOUT_RECORD: the outermost agent scope outside any run records one run.
-            from harness._record import auto_begin
+            from harness._run._record import auto_begin
 
             self._recording = auto_begin(self.name)
             ctx = self._recording.ctx

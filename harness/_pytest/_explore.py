@@ -4,7 +4,7 @@
 (the baseline), collects the call sites the baseline's runs went through, then lets
 Hypothesis draw fault plans over those sites (:func:`scenarios._strategies.fault_plans`)
 and runs the body once per plan. The property is the test's own assertions plus every
-enabled checker (``chaos.run`` raises :class:`~harness._fixture.ViolationsFound`). A
+enabled checker (``chaos.run`` raises :class:`~harness._pytest._fixture.ViolationsFound`). A
 failure is shrunk to the smallest plan; the error then carries a note with that plan, what
 was violated, the run log path and the one command that replays exactly that plan.
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from faults._clock import LogicalClock, VirtualClockLoop, patched_time
-from harness._context import _FRAME, _RUN, RunContext, RunHooks
-from harness._events import RunEnd, RunStart
-from harness._instrument import _error_text, status_of
-from harness._jsonable import jsonable
-from harness._runlog import RunLog
-from harness._secrets import scrub
+from harness._capture._context import _FRAME, _RUN, RunContext, RunHooks
+from harness._capture._instrument import _error_text, status_of
+from harness._log._events import RunEnd, RunStart
+from harness._log._jsonable import jsonable
+from harness._log._runlog import RunLog
+from harness._log._secrets import scrub
 
 __all__ = ["Run", "entry_name", "run_system"]
 
@@ -183,7 +183,7 @@ def run_system(
     decide whether to re-raise). Harness errors (a cassette miss the system swallowed,
     say) are raised after the run, with the run log kept on the exception as ``.run``.
     """
-    from harness import _llm
+    from harness._capture import _llm
 
     kwargs = dict(kwargs or {})
     ctx = RunContext(

@@ -16,11 +16,11 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from harness._context import _FRAME, _RUN, MessageSite, RunContext
+from harness._capture._context import _FRAME, _RUN, MessageSite, RunContext
 from harness._errors import ConfigError, WorkerKilled
-from harness._events import MessageReceive, MessageSend, Wait
-from harness._jsonable import jsonable
-from harness._secrets import scrub
+from harness._log._events import MessageReceive, MessageSend, Wait
+from harness._log._jsonable import jsonable
+from harness._log._secrets import scrub
 
 __all__ = ["Channel", "ChannelEmpty"]
 

@@ -13,7 +13,7 @@ call :class:`_IndexedCassette`, a vcrpy ``Cassette`` subclass whose matching is 
 from request digest to recordings instead of vcrpy's linear scan. Matching is
 occurrence-indexed: within a run, the n-th identical request gets the n-th recording,
 where requests are numbered in the order they are *sent* (handed to the transport, see
-:class:`~harness._llm.Exchange`), so overlapping identical requests keep their numbers
+:class:`~harness._capture._llm.Exchange`), so overlapping identical requests keep their numbers
 whichever reply arrives first.
 
 Record modes have vcrpy's meanings: ``none`` replays only, ``once`` records only when the
@@ -53,10 +53,8 @@ from filelock import FileLock
 from vcr.filters import decode_response
 from vcr.record_mode import RecordMode
 
-from harness._context import ToolSite, current_frame, current_run
-from harness._digest import digest as _digest
-from harness._errors import CassetteError, CassetteMiss, ConfigError, ReplayDivergence
-from harness._llm import (
+from harness._capture._context import ToolSite, current_frame, current_run
+from harness._capture._llm import (
     VOLATILE_BODY_FIELDS,
     Exchange,
     RequestKey,
@@ -65,7 +63,9 @@ from harness._llm import (
     is_llm_path,
     redact_query,
 )
-from harness._secrets import REDACTED, is_secret_name, scrub, scrub_text
+from harness._errors import CassetteError, CassetteMiss, ConfigError, ReplayDivergence
+from harness._log._digest import digest as _digest
+from harness._log._secrets import REDACTED, is_secret_name, scrub, scrub_text
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "Cassette", "load_cassette_file"]
 
@@ -977,7 +977,7 @@ class Cassette:
 
     def replay_tool(self, name: str, digest: str, site: ToolSite) -> tuple[bool, Any]:
         """``(True, result)`` for a recorded call (raising a recorded error), else ``(False, None)``."""
-        from harness._instrument import RecordedToolError
+        from harness._capture._instrument import RecordedToolError
 
         if self.record_mode == "all":
             return False, None

@@ -2,7 +2,7 @@
 
 Each reference system (research, checkout, content, negotiation) comes in a naive and a
 hardened variant and a cassette recorded from a real local model. The demo copies its
-test module (``harness/_demo_suite``) into a scratch folder, runs ``pytest --chaos`` on it
+test module (``harness/_cli/_demo_suite``) into a scratch folder, runs ``pytest --chaos`` on it
 with a fixed seed (replaying every LLM call from the cassettes, so it needs no network
 and no model), then prints what the checkers found — each naive variant's failure with
 its smallest fault plan, each hardened variant passing — and where the report is.
@@ -38,7 +38,7 @@ def available_systems() -> list[Any]:
 
 
 def _stage(workdir: Path) -> None:
-    suite = resources.files("harness._demo_suite")
+    suite = resources.files("harness._cli._demo_suite")
     for name in SUITE_FILES:
         (workdir / name).write_text(suite.joinpath(name).read_text(encoding="utf-8"), encoding="utf-8")
     (workdir / "pytest.ini").write_text(PYTEST_INI, encoding="utf-8")

@@ -16,11 +16,11 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
-from harness._context import _FRAME, _RUN, RunContext, StateSite
+from harness._capture._context import _FRAME, _RUN, RunContext, StateSite
 from harness._errors import ConfigError, HarnessError
-from harness._events import StateRead, StateWrite
-from harness._jsonable import jsonable
-from harness._secrets import scrub
+from harness._log._events import StateRead, StateWrite
+from harness._log._jsonable import jsonable
+from harness._log._secrets import scrub
 
 __all__ = ["StaleFencingToken", "StateStore", "Versioned"]
 

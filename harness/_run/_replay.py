@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from harness._errors import HarnessError
-from harness._events import AnyEvent, RunStart
-from harness._runlog import RunLog
+from harness._log._events import AnyEvent, RunStart
+from harness._log._runlog import RunLog
 
 __all__ = ["Divergence", "ReplayResult", "add_arguments", "first_divergence", "main", "replay"]
 
@@ -251,7 +251,7 @@ class ReplayResult:
 
 def resolve_recording(path: str | Path, log: str | Path | None = None) -> tuple[Path, Path]:
     """``(cassette, run log)`` of a recording directory or cassette file."""
-    from harness._record import CASSETTE_FILE, LOG_FILE
+    from harness._run._record import CASSETTE_FILE, LOG_FILE
 
     target = Path(path)
     if target.is_dir():
@@ -319,8 +319,8 @@ def replay(
         kwargs: Keyword arguments; default: the recorded ones.
         log: The recorded run log, if it is not ``run.jsonl`` beside the cassette.
     """
-    from harness._cassette import Cassette
-    from harness._runner import run_system
+    from harness._cassette._cassette import Cassette
+    from harness._run._runner import run_system
 
     cassette_path, log_path = resolve_recording(path, log)
     recorded = RunLog.read(log_path)
