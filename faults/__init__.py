@@ -5,7 +5,7 @@ A :class:`Fault` is a site selector (``site``, ``target``, ``call``) plus an eff
 into a run. Network faults (Toxiproxy) live in :mod:`faults.network`.
 """
 
-from faults._clock import LogicalClock, VirtualClockLoop
+from faults._clock import LogicalClock, VirtualClockLoop, patched_time, real_monotonic
 from faults._errors import AckLost, FaultError, FaultPlanError, NetworkFaultError
 from faults._inject import DeadlineCancelled, PlanHooks
 from faults._models import (
@@ -94,4 +94,6 @@ __all__ = [
     "TruncatedResponse",
     "VirtualClockLoop",
     "effect_kinds",
+    "patched_time",
+    "real_monotonic",
 ]

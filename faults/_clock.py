@@ -37,10 +37,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from typing import Any
 
-__all__ = ["LogicalClock", "VirtualClockLoop", "patched_time", "virtual_now"]
+__all__ = ["LogicalClock", "VirtualClockLoop", "patched_time", "real_monotonic", "virtual_now"]
 
 _real_monotonic = time.monotonic
 _real_perf_counter = time.perf_counter
+
+
+def real_monotonic() -> float:
+    """The wall clock's ``time.monotonic``, also inside a run that patches ``time`` to virtual time."""
+    return float(_real_monotonic())
+
+
 _real_sleep = time.sleep
 
 

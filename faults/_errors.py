@@ -14,7 +14,7 @@ Every message says what happened, the offending value, the rule, and the fix.
 
 from __future__ import annotations
 
-from harness._errors import ConfigError, HarnessError
+from harness import ConfigError, HarnessError
 
 __all__ = ["AckLost", "FaultError", "FaultPlanError", "NetworkFaultError"]
 

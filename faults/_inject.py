@@ -46,7 +46,9 @@ from faults._models import (
     ToolError,
     TruncatedResponse,
 )
-from harness._capture._context import (
+from harness import WorkerKilled
+from harness.events import FaultInjected
+from harness.hooks import (
     LLMSite,
     MessageSite,
     RunContext,
@@ -55,8 +57,6 @@ from harness._capture._context import (
     ToolSite,
     current_frame,
 )
-from harness._errors import WorkerKilled
-from harness._log._events import FaultInjected
 
 __all__ = ["DeadlineCancelled", "PlanHooks", "corrupt_value"]
 

@@ -10,7 +10,9 @@ Every message says what happened, the offending value, the rule, and the fix.
     ├── CassetteError                 a cassette file cannot be read or written
     │   └── CassetteMiss              replay met a request the cassette does not hold
     ├── ReplayDivergence              a production replay took a different path than recorded
-    └── NotInRun                      an API that needs an active run was called outside one
+    ├── NotInRun                      an API that needs an active run was called outside one
+    ├── StaleFencingToken             a write carried a fencing token older than one already accepted
+    └── ChannelEmpty                  ``Channel.receive_nowait`` found no message ready for the receiver
 
     WorkerKilled (BaseException)      crash-stop of an agent; ``except Exception`` does not catch it
 """
@@ -20,11 +22,13 @@ from __future__ import annotations
 __all__ = [
     "CassetteError",
     "CassetteMiss",
+    "ChannelEmpty",
     "ConfigError",
     "HarnessError",
     "NotInRun",
     "ReplayDivergence",
     "RunLogError",
+    "StaleFencingToken",
     "WorkerKilled",
 ]
 
@@ -55,6 +59,23 @@ class ReplayDivergence(HarnessError):
 
 class NotInRun(HarnessError):
     """An API that needs an active run was called outside one."""
+
+
+class StaleFencingToken(HarnessError):
+    """A write carried a fencing token lower than one the store has already accepted.
+
+    Raised only by stores with ``fencing="enforce"``: the writer holds an expired lease
+    (split brain) and must stop acting on it.
+    """
+
+    def __init__(self, message: str, *, token: int, highest: int) -> None:
+        super().__init__(message)
+        self.token = token
+        self.highest = highest
+
+
+class ChannelEmpty(HarnessError):
+    """``Channel.receive_nowait`` found no message that is ready for this receiver."""
 
 
 class WorkerKilled(BaseException):

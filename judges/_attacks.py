@@ -220,7 +220,7 @@ def _with_endpoint(args: argparse.Namespace, body: Any) -> int:
             record_mode="new_episodes",
         ) as judge:
             return int(body(judge, args))
-    from scenarios._llm_server import LocalLLMServer
+    from scenarios import LocalLLMServer
 
     with (
         LocalLLMServer(model_alias=args.model) as server,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from harness._log._digest import digest
+from harness.events import digest
 from judges._rubric import Rubric
 from judges._verdict import JudgeSpec, Verdict
 

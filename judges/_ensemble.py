@@ -92,7 +92,7 @@ class Ensemble(JudgeLike):
         return f"Ensemble({len(self.members)} members, combine={self.combine!r})"
 
     def __call__(self, candidate: Any, rubric: Any, *, context: Any = None, run: Any = None) -> Verdict:
-        from harness._run._runner import Run
+        from harness import Run
 
         if isinstance(candidate, Run):
             run = candidate if run is None else run

@@ -37,8 +37,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harness._log._jsonable import jsonable
-from harness._log._secrets import scrub
+from harness.events import jsonable
+from harness.secrets import scrub
 from judges._errors import JudgeCallError, JudgeConfigError, RubricError
 from judges._prompt import PROMPT_STYLES, PromptStyle, build_messages, reply_schema, retry_message
 from judges._rubric import Rubric
@@ -47,7 +47,7 @@ from judges._verdict import CriterionScore, JudgeSpec, Verdict
 if TYPE_CHECKING:
     import openai
 
-    from harness._cassette._cassette import Cassette
+    from harness.cassettes import Cassette
     from judges._cache import VerdictCache
 
 __all__ = [
@@ -122,7 +122,7 @@ def _log_of(run: Any) -> Any:
     """The RunLog of a Run, a RunLog itself, or None."""
     if run is None:
         return None
-    from harness._log._runlog import RunLog
+    from harness import RunLog
 
     if isinstance(run, RunLog):
         return run
@@ -140,13 +140,13 @@ def substituted_steps(log: Any, start: int = 0) -> list[int]:
     """``seq`` of every LLM call from ``start`` on that was answered by substituted content."""
     if log is None:
         return []
-    from harness._log._events import LLMCall
+    from harness.events import LLMCall
 
     return [e.seq for e in list(log)[start:] if isinstance(e, LLMCall) and e.source == "substituted"]
 
 
 def _active_run() -> Any:
-    from harness._capture._context import current_run
+    from harness.hooks import current_run
 
     return current_run()
 
@@ -239,7 +239,7 @@ def publish(owner: JudgeLike, verdict: Verdict) -> Verdict:
     """Emit a ``verdict`` event into the active run (if any) and tell ``owner``'s observers."""
     active = _active_run()
     if active is not None:
-        from harness._log._events import Verdict as VerdictEvent
+        from harness.events import Verdict as VerdictEvent
 
         active.emit(
             VerdictEvent,
@@ -408,7 +408,7 @@ class Judge(JudgeLike):
                     raise JudgeConfigError(
                         "Judge.open_cassette(): this judge has no cassette (pass cassette=...)."
                     )
-                from harness._cassette._cassette import Cassette
+                from harness.cassettes import Cassette
 
                 self._cassette = Cassette(
                     self.cassette,
@@ -469,7 +469,7 @@ class Judge(JudgeLike):
         Returns:
             The :class:`Verdict` (scored, unscored or indeterminate).
         """
-        from harness._run._runner import Run
+        from harness import Run
 
         if isinstance(candidate, Run):
             run = candidate if run is None else run
@@ -638,7 +638,7 @@ class Judge(JudgeLike):
             ) from exc
         except openai.APIConnectionError as exc:
             cause = exc.__cause__
-            from harness._errors import HarnessError
+            from harness import HarnessError
 
             if isinstance(cause, HarnessError):
                 raise cause from None
@@ -655,7 +655,7 @@ class Judge(JudgeLike):
 
 def _in_judge_run(judge: Judge, messages: list[dict[str, str]], rubric: Rubric) -> tuple[str, list[int]]:
     """Make one judge call as a small run of its own, under the judge's cassette."""
-    from harness._run._runner import run_system
+    from harness import run_system
 
     run = run_system(
         judge._send,

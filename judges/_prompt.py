@@ -14,7 +14,7 @@ import json
 import random
 from typing import Any, Literal
 
-from harness._log._digest import digest
+from harness.events import digest
 from judges._rubric import Rubric
 
 __all__ = ["PROMPT_STYLES", "PromptStyle", "build_messages", "delimiter_for", "reply_schema", "retry_message"]

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness._cassette._cassette import write_atomically
+from harness.cassettes import write_atomically
 from judges._calibrate import labelled_set
 from judges._judge import Judge, candidate_text
 from judges._rubric import Rubric
@@ -75,8 +75,8 @@ def judge_reference_runs(
         record_missing_in: Record a run whose cassette is missing or out of date (a replay miss)
             into this directory instead.
     """
-    from harness._errors import CassetteMiss
-    from scenarios._reference import REFERENCE_RUNS, run_reference
+    from harness import CassetteMiss
+    from scenarios import REFERENCE_RUNS, run_reference
 
     rubrics = _rubrics()
     chosen = [r for r in REFERENCE_RUNS if (r.name in names if names else r.fault is not None)]

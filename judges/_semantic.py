@@ -29,9 +29,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness._checkers._registry import Violation, checker
-from harness._log._events import AgentEnd, Handoff, LLMCall
-from harness._log._runlog import RunLog
+from harness import RunLog
+from harness.checkers import Violation, checker
+from harness.events import AgentEnd, Handoff, LLMCall
 from judges._judge import JudgeLike
 from judges._judge import judge as run_judge
 from judges._rubric import Criterion, Rubric
@@ -118,13 +118,13 @@ def constraint_check(
 @checker("goal_drift_judged", default=False)
 def goal_drift_judged(log: RunLog, /, **context: Any) -> list[Violation]:
     """goal_drift with a judge deciding whether a paraphrased constraint is kept (needs an LLM)."""
-    from harness._checkers._handoffs import goal_drift
-    from harness._checkers._semantic import register_semantic_check, unregister_semantic_check
+    from harness.checkers import get_checkers, register_semantic_check, unregister_semantic_check
 
+    (goal_drift,) = get_checkers(["goal_drift"])
     check = constraint_check()
     register_semantic_check("goal_drift", check)
     try:
-        found = goal_drift(log, **context)
+        found = list(goal_drift.fn(log, **context))
     finally:
         unregister_semantic_check("goal_drift", check)
     return [v.model_copy(update={"checker": "goal_drift_judged"}) for v in found]
@@ -184,7 +184,7 @@ def rubric_postcondition(
     ``phantom_completion`` checker then flags the agent if it ended ok while the rubric
     failed. An unscored or indeterminate verdict records ``holds=None`` (undecided).
     """
-    from harness._capture._declare import postcondition
+    from harness import postcondition
 
     verdict = run_judge(value, rubric, context=context, using=judge or _CONFIG.judge)
     detail = None if verdict.passed else verdict.table().splitlines()[0]

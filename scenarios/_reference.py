@@ -17,7 +17,7 @@ from harness import Run, run_system
 from scenarios import checkout, content, negotiation, research
 from scenarios._shop import ShopService
 
-__all__ = ["REFERENCE_RUNS", "ReferenceRun", "cassette_dir", "find", "run_reference"]
+__all__ = ["FAULTS", "REFERENCE_RUNS", "ReferenceRun", "cassette_dir", "find_reference", "run_reference"]
 
 # Virtual seconds a run may take. Live model calls advance the virtual clock by their real duration,
 # so a recording on a slow CPU needs room; in a replay the deadline costs nothing.
@@ -125,7 +125,7 @@ REFERENCE_RUNS: tuple[ReferenceRun, ...] = tuple(
 )
 
 
-def find(name: str) -> ReferenceRun:
+def find_reference(name: str) -> ReferenceRun:
     """The reference run called ``name`` (e.g. ``"checkout_naive_slow_email"``)."""
     for ref in REFERENCE_RUNS:
         if ref.name == name:
@@ -156,7 +156,7 @@ def run_reference(
         inspect: Called with the services (e.g. ``{"shop": ShopService}``) after the run, before
             they stop, so a caller can read a service's own records.
     """
-    from harness._cassette._cassette import Cassette
+    from harness.cassettes import Cassette
 
     path = ref.cassette_path(directory)
     cassette = Cassette(

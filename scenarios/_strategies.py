@@ -18,10 +18,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from faults._models import EFFECTS, SITES, Fault, FaultPlan, effect_kinds
-from harness._errors import ConfigError
-from harness._log._events import AgentStart, LLMCall, MessageSend, StateRead, StateWrite, ToolCall
-from harness._log._runlog import RunLog
+from faults import EFFECTS, SITES, Fault, FaultPlan, effect_kinds
+from harness import ConfigError, RunLog
+from harness.events import AgentStart, LLMCall, MessageSend, StateRead, StateWrite, ToolCall
 
 __all__ = ["CallSite", "call_sites", "effects_for", "fault_plans", "fault_strategy", "parse_kinds"]
 

@@ -12,6 +12,8 @@ fi
 echo "== ruff"
 .venv/bin/ruff check harness faults judges scenarios tests
 .venv/bin/ruff format --check harness faults judges scenarios tests
+echo "== import-linter (layers, public faces, no cycles: .importlinter)"
+.venv/bin/lint-imports
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"

@@ -17,16 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness._capture._context import _FRAME, _RUN, MessageSite, RunContext
-from harness._errors import ConfigError, WorkerKilled
+from harness._errors import ChannelEmpty, ConfigError, WorkerKilled
 from harness._log._events import MessageReceive, MessageSend, Wait
 from harness._log._jsonable import jsonable
 from harness._log._secrets import scrub
 
-__all__ = ["Channel", "ChannelEmpty"]
-
-
-class ChannelEmpty(Exception):
-    """``receive_nowait`` found no message that is ready for this receiver."""
+__all__ = ["Channel"]
 
 
 @dataclass

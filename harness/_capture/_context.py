@@ -149,6 +149,11 @@ class RunHooks:
 
 _NO_HOOKS = RunHooks()
 
+# Set by harness._run._record when BROWNOUT_RECORD is in the environment: called with the
+# name of an outermost agent scope opened outside any run, it starts a recorded run and
+# returns its recording (whose ``ctx`` is the new run's context).
+AUTO_RECORDER: Callable[[str], Any] | None = None
+
 
 class RunContext:
     """State of one run: its log, clock, counters, hooks and cassette."""

@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import os
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
+from harness._capture import _context
 from harness._capture._context import _FRAME, _RUN, Frame, RunContext, ToolSite
 from harness._errors import ConfigError, WorkerKilled
 from harness._log._digest import digest
@@ -24,8 +24,6 @@ from harness._log._secrets import scrub
 
 __all__ = ["ToolSpec", "agent", "handoff", "registered_tools", "spawn", "status_of", "tool"]
 
-# BROWNOUT_RECORD=<dir>: outermost agent scopes outside a run record a production run (harness._run._record).
-_AUTO_RECORD = bool(os.environ.get("BROWNOUT_RECORD", "").strip())
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -80,12 +78,12 @@ class agent:
     def _open(self) -> RunContext | None:
         ctx = _RUN.get()
         if ctx is None:
-            if not _AUTO_RECORD:
+            # BROWNOUT_RECORD: the outermost agent scope outside any run records one run
+            # (harness._run._record installs the recorder; capture never imports upward).
+            begin = _context.AUTO_RECORDER
+            if begin is None:
                 return None
-            # BROWNOUT_RECORD: the outermost agent scope outside any run records one run.
-            from harness._run._record import auto_begin
-
-            self._recording = auto_begin(self.name)
+            self._recording = begin(self.name)
             ctx = self._recording.ctx
         parent = _FRAME.get()
         event = ctx.emit(
@@ -168,7 +166,7 @@ class agent:
 
             @functools.wraps(fn)
             async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-                if _RUN.get() is None and not _AUTO_RECORD:
+                if _RUN.get() is None and _context.AUTO_RECORDER is None:
                     return await afn(*args, **kwargs)
                 async with agent(name, budget_tokens=budget):
                     return await afn(*args, **kwargs)
@@ -177,7 +175,7 @@ class agent:
 
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            if _RUN.get() is None and not _AUTO_RECORD:
+            if _RUN.get() is None and _context.AUTO_RECORDER is None:
                 return fn(*args, **kwargs)
             with agent(name, budget_tokens=budget):
                 return fn(*args, **kwargs)

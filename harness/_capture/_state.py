@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from harness._capture._context import _FRAME, _RUN, RunContext, StateSite
-from harness._errors import ConfigError, HarnessError
+from harness._errors import ConfigError, StaleFencingToken
 from harness._log._events import StateRead, StateWrite
 from harness._log._jsonable import jsonable
 from harness._log._secrets import scrub
 
-__all__ = ["StaleFencingToken", "StateStore", "Versioned"]
+__all__ = ["StateStore", "Versioned"]
 
 T = TypeVar("T")
 FencingMode = Literal["enforce", "naive"]
@@ -34,19 +34,6 @@ class Versioned(Generic[T]):
 
     value: T
     version: int
-
-
-class StaleFencingToken(HarnessError):
-    """A write carried a fencing token lower than one the store has already accepted.
-
-    Raised only by stores with ``fencing="enforce"``: the writer holds an expired lease
-    (split brain) and must stop acting on it.
-    """
-
-    def __init__(self, message: str, *, token: int, highest: int) -> None:
-        super().__init__(message)
-        self.token = token
-        self.highest = highest
 
 
 def _agent() -> str | None:

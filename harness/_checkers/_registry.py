@@ -73,10 +73,27 @@ def checker(name: str, *, default: bool = True, summary: str | None = None) -> C
     return register
 
 
+ENTRY_POINT_GROUP = "brownout.checkers"
+_loaded_entry_points = False
+
+
 def _load_builtin() -> None:
-    # The built-in checkers register themselves on import.
+    """Import the built-in checkers, then every package that registers checkers by entry point.
+
+    The built-ins register themselves on import. Other packages register through the
+    ``brownout.checkers`` entry-point group (``judges`` does: its judge-backed checkers);
+    the registry never imports them by name, so it depends on nothing above it.
+    """
+    global _loaded_entry_points
     import harness._checkers  # noqa: F401
-    import judges._semantic  # noqa: F401 - the judge-backed checkers (default off: they need an LLM)
+
+    if _loaded_entry_points:
+        return
+    _loaded_entry_points = True
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        entry.load()
 
 
 def get_checkers(selection: str | Sequence[str] = "default") -> list[CheckerSpec]:

@@ -32,7 +32,7 @@ PYTEST_INI = "[pytest]\naddopts = -p no:cacheprovider\n"
 
 def available_systems() -> list[Any]:
     """The reference runs (no fault, both variants) whose cassette is present."""
-    from scenarios._reference import REFERENCE_RUNS
+    from scenarios import REFERENCE_RUNS
 
     return [ref for ref in REFERENCE_RUNS if ref.fault is None and ref.cassette_path().is_file()]
 
@@ -158,7 +158,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"brownout demo: the reference systems cannot be imported ({exc}).", file=sys.stderr)
         return 2
     if not systems:
-        from scenarios._reference import cassette_dir
+        from scenarios import cassette_dir
 
         print(
             f"brownout demo: no reference cassettes in {cassette_dir()}. They ship with the source "

@@ -513,7 +513,7 @@ def _json(option: str, text: str, kind: type) -> Any:
 def _reference_for(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     """The shipped reference run (no fault) whose entry point is ``fn``, for the requested variant."""
     try:
-        from scenarios._reference import REFERENCE_RUNS
+        from scenarios import REFERENCE_RUNS
     except ImportError:
         return None
     variant = kwargs.get("variant", "naive")

@@ -51,7 +51,7 @@ def comparable(log: Any) -> list[dict[str, Any]]:
 
 def record_all(directory: Path | None, only: list[str] | None, base_url: str) -> list[str]:
     """Record every selected reference run from ``base_url``; return a line per run."""
-    from scenarios._reference import REFERENCE_RUNS, run_reference
+    from scenarios import REFERENCE_RUNS, run_reference
 
     selected = [r for r in REFERENCE_RUNS if not only or any(r.name.startswith(o) for o in only)]
     if not selected:
@@ -82,8 +82,7 @@ def record_all(directory: Path | None, only: list[str] | None, base_url: str) ->
 
 
 def main(args: argparse.Namespace) -> int:
-    from scenarios._errors import LLMServerError
-    from scenarios._llm_server import LocalLLMServer
+    from scenarios import LLMServerError, LocalLLMServer
 
     if args.base_url:
         lines = record_all(args.dir, args.only, args.base_url)

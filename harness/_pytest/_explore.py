@@ -72,7 +72,7 @@ def _first_lines(exc: BaseException, limit: int = 12) -> str:
 
 def explore(test_fn: Callable[..., Any], pyfuncitem: Any, fixture: Any) -> Callable[..., Any]:
     """Wrap ``test_fn`` so that calling it explores fault plans (see the module docstring)."""
-    from scenarios._strategies import call_sites, fault_plans
+    from scenarios import call_sites, fault_plans
 
     settings = fixture.settings
     nodeid: str = fixture.nodeid

@@ -24,9 +24,7 @@ from typing import Any
 
 import pytest
 
-from judges._judge import Judge
-from judges._rubric import Rubric
-from judges._verdict import Verdict
+from judges import Judge, Rubric, Verdict
 
 __all__ = ["FixtureJudge", "judge_fixture"]
 
@@ -68,7 +66,7 @@ def judge_fixture(request: pytest.FixtureRequest) -> Iterator[FixtureJudge]:
     """Build the fixture's judge for this test; close its cassette after the test."""
     from harness._cassette._cassette import Cassette
     from harness._pytest._fixture import cassette_path_for
-    from harness._pytest._plugin import settings_for
+    from harness._pytest._settings import settings_for_item as settings_for
 
     item = request.node
     settings = settings_for(item)

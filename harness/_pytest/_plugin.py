@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 _RECORD_MODES = ("none", "once", "new_episodes", "all")
 _MISS = ("strict", "nearest", "live")
 _CHAOS_KEY = pytest.StashKey["Chaos"]()
+ROWS_KEY = "brownout_rows"  # the user_properties name result rows travel under
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -80,7 +81,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("chaos_report_dir", "Report directory, relative to the rootdir.", default="reports/latest")
 
 
+class _RowCollector:
+    """Per-config hook object: result rows arrive on reports (from xdist workers too) and go to
+    the session state where the session ends. Registered per config, so nested pytester
+    sessions keep their own rows."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if any(name == ROWS_KEY for name, _ in report.user_properties):
+            _session(self.config, create=True).collect(report)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_RowCollector(config), f"brownout-rows-{id(config)}")
     config.addinivalue_line(
         "markers",
         "chaos(faults=None, checks='default', max_faults=3, examples=None, record_mode=None, miss=None, "
@@ -122,37 +137,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def _cli_settings(config: pytest.Config) -> dict[str, Any]:
-    from harness._pytest._settings import load_plan_text
-
-    plan = config.getoption("--chaos-plan")
-    return {
-        "chaos": True if config.getoption("--chaos") else None,
-        "examples": config.getoption("--chaos-examples"),
-        "seed": config.getoption("--chaos-seed"),
-        "plan": load_plan_text(plan) if plan else None,
-        "record_mode": config.getoption("--chaos-record-mode"),
-        "miss": config.getoption("--chaos-miss"),
-        "report_dir": config.getoption("--chaos-report"),
-    }
-
-
 def settings_for(item: pytest.Item) -> ChaosSettings:
     """Resolve the item's settings: CLI > closest marker > ini > profile > defaults."""
-    from harness._errors import ConfigError
-    from harness._pytest._settings import resolve_settings
+    from harness._pytest._settings import settings_for_item
 
-    marker = item.get_closest_marker("chaos")
-    ini = {"report_dir": item.config.getini("chaos_report_dir")}
-    try:
-        return resolve_settings(
-            cli=_cli_settings(item.config),
-            marker_args=tuple(marker.args) if marker else (),
-            marker_kwargs=dict(marker.kwargs) if marker else {},
-            ini=ini,
-        )
-    except ConfigError as exc:
-        raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
+    return settings_for_item(item)
 
 
 def _report_dir(config: pytest.Config, settings: ChaosSettings) -> Path:
@@ -180,9 +169,7 @@ def chaos(request: pytest.FixtureRequest) -> Iterator[Chaos]:
 
         fixture.plan = FaultPlan.from_json(settings.plan)
     item.stash[_CHAOS_KEY] = fixture
-    session = _session(request.config)
-    if session is not None:
-        session.attach(item, fixture)
+    _session(request.config, create=True).attach(item, fixture)
     try:
         yield fixture
     finally:
@@ -236,14 +223,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.sections.append(("brownout", "\n".join(lines)))
 
 
-def _session(config: pytest.Config) -> Any:
-    return getattr(config, "_brownout_session", None)
+def _session(config: pytest.Config, *, create: bool = False) -> Any:
+    """The session's brownout state, created on first use so a session without chaos tests
+    never imports the library (the plugin stays cheap to load)."""
+    state = getattr(config, "_brownout_session", None)
+    if state is None and create:
+        from harness._pytest._session import ChaosSession
+
+        state = ChaosSession(config)
+        config._brownout_session = state  # type: ignore[attr-defined]
+    return state
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    from harness._pytest._session import ChaosSession
-
-    session.config._brownout_session = ChaosSession(session.config)  # type: ignore[attr-defined]
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    state = _session(item.config)
+    if state is not None:
+        state.teardown(item)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -12,8 +12,9 @@ Flow of result rows (one per run, see :mod:`harness._report`):
 4. ``pytest_sessionfinish`` writes the report there; the terminal summary is printed
    there too, never on a worker.
 
-The session registers itself as a plugin for step 3, so it needs no global state and
-each (also nested, pytester in-process) pytest session keeps its own rows.
+The plugin creates the session on first use (a chaos fixture, or rows arriving at the
+controller) and forwards those hooks to it; each (also nested, pytester in-process)
+pytest session keeps its own rows on its config.
 """
 
 from __future__ import annotations
@@ -30,11 +31,11 @@ from typing import Any
 
 import pytest
 
-from faults._clock import _real_monotonic
+from faults import real_monotonic
 
 __all__ = ["ChaosSession", "ProgressLine"]
 
-ROWS_KEY = "brownout_rows"
+ROWS_KEY = "brownout_rows"  # keep equal to harness._pytest._plugin.ROWS_KEY
 VERDICT_KEY = "brownout_verdict"  # what the judge fixture records per verdict
 # Failing runs of one test whose logs are kept beside the report (plus always the last run).
 MAX_LOGS_PER_TEST = 25
@@ -42,7 +43,7 @@ MAX_LOGS_PER_TEST = 25
 
 def _wall() -> float:
     # The real clock: runs patch time.monotonic in their thread while they execute.
-    return float(_real_monotonic())
+    return real_monotonic()
 
 
 @dataclass
@@ -125,8 +126,6 @@ class ChaosSession:
         self._tests: dict[str, _TestState] = {}
         self._restore: dict[str, tuple[pytest.Item, Any]] = {}
         self.is_worker = hasattr(config, "workerinput")
-        if not config.pluginmanager.is_registered(self):
-            config.pluginmanager.register(self, f"brownout-session-{id(self)}")
 
     # -- where the report goes ---------------------------------------------------------------
     def report_dir(self) -> Path:
@@ -191,7 +190,7 @@ class ChaosSession:
         redo = self._reclassify(state, assertion=text, judges=last.judge_map())
         state.rows[-1] = last.model_copy(update={"outcome": redo.outcome, "assertion": redo.assertion})
 
-    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+    def teardown(self, item: pytest.Item) -> None:
         restore = self._restore.pop(item.nodeid, None)
         if restore is not None:
             restore[0].obj = restore[1]  # type: ignore[attr-defined]
@@ -315,7 +314,7 @@ class ChaosSession:
         return rows
 
     # -- collected where the session ends (the controller under xdist) ---------------------------
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+    def collect(self, report: pytest.TestReport) -> None:
         if self.is_worker:
             return
         from harness._report import ResultRow

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import pytest
+
 from harness._errors import ConfigError
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "load_profile",
     "register_profile",
     "resolve_settings",
+    "settings_for_item",
 ]
 
 RecordMode = Literal["none", "once", "new_episodes", "all"]
@@ -216,3 +219,32 @@ def parse_json_option(name: str, value: str) -> Any:
         return json.loads(value)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{name}={value[:80]!r}: not valid JSON ({exc.msg} at char {exc.pos}).") from None
+
+
+# -- from a pytest item ----------------------------------------------------------------------
+def _cli_settings(config: pytest.Config) -> dict[str, Any]:
+    plan = config.getoption("--chaos-plan")
+    return {
+        "chaos": True if config.getoption("--chaos") else None,
+        "examples": config.getoption("--chaos-examples"),
+        "seed": config.getoption("--chaos-seed"),
+        "plan": load_plan_text(plan) if plan else None,
+        "record_mode": config.getoption("--chaos-record-mode"),
+        "miss": config.getoption("--chaos-miss"),
+        "report_dir": config.getoption("--chaos-report"),
+    }
+
+
+def settings_for_item(item: pytest.Item) -> ChaosSettings:
+    """Resolve the item's settings: CLI > closest marker > ini > profile > defaults."""
+    marker = item.get_closest_marker("chaos")
+    ini = {"report_dir": item.config.getini("chaos_report_dir")}
+    try:
+        return resolve_settings(
+            cli=_cli_settings(item.config),
+            marker_args=tuple(marker.args) if marker else (),
+            marker_kwargs=dict(marker.kwargs) if marker else {},
+            ini=ini,
+        )
+    except ConfigError as exc:
+        raise pytest.UsageError(f"{item.nodeid}: {exc}") from None

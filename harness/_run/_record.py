@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from harness._capture import _context
 from harness._capture._context import _FRAME, _RUN, RunContext, current_run
 from harness._errors import HarnessError
 from harness._log._events import RunEnd, RunStart
@@ -198,3 +199,7 @@ def auto_begin(agent_name: str) -> Recording:
     recording = Recording(base / f"{stamp}-{name}-{run_id}", entry=f"agent:{agent_name}", run_id=run_id)
     recording.begin()
     return recording
+
+
+if os.environ.get(ENV_VAR, "").strip():
+    _context.AUTO_RECORDER = auto_begin

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from faults._clock import LogicalClock, VirtualClockLoop, patched_time
+from faults import LogicalClock, VirtualClockLoop, patched_time
 from harness._capture._context import _FRAME, _RUN, RunContext, RunHooks
 from harness._capture._instrument import _error_text, status_of
 from harness._log._events import RunEnd, RunStart

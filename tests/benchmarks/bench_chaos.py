@@ -309,8 +309,8 @@ def measure_pytest(variant: str, examples: int) -> dict[str, float]:
 def measure_direct(variant: str, runs: int) -> dict[str, float]:
     """``run_system`` + fault hooks + default checkers, replayed from the cassette, plans drawn up front."""
     from harness._cassette._cassette import Cassette
+    from scenarios import find_reference as find
     from scenarios import research
-    from scenarios._reference import find
     from scenarios._strategies import call_sites, fault_plans
 
     ref = find(f"research_{variant}")

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 from harness._cli._record_reference import comparable
+from scenarios import find_reference as find
+from scenarios import run_reference
 from scenarios._llm_server import LocalLLMServer
-from scenarios._reference import find, run_reference
 
 pytestmark = pytest.mark.live
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios._reference import find
+from scenarios import find_reference as find
 
 EXAMPLES = 8
 

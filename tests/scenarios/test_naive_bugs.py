@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness import Run, run_checks
-from scenarios._reference import find, run_reference
+from scenarios import find_reference as find
+from scenarios import run_reference
 
 
 def _run(name: str) -> tuple[Run, dict[str, Any]]:

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from scenarios._reference import FAULTS, find
+from scenarios import FAULTS
+from scenarios import find_reference as find
 
 CHECKOUT_TEST = """
 import pytest

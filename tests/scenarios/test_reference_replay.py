@@ -11,7 +11,8 @@ import pytest
 from harness import CassetteMiss, run_system
 from harness._cli._record_reference import comparable
 from scenarios import checkout
-from scenarios._reference import REFERENCE_RUNS, ReferenceRun, cassette_dir, find, run_reference
+from scenarios import REFERENCE_RUNS, ReferenceRun, cassette_dir, run_reference
+from scenarios import find_reference as find
 from scenarios._shop import ShopService
 
 ENDS_AT_DEADLINE = {"negotiation_naive_lost_offer"}

@@ -26,7 +26,7 @@ PINNED: dict[str, set[str]] = {
         "LimitData", "LogicalClock", "LostAck", "LostWrite", "MalformedResponse", "MalformedResult",
         "NetworkFaultError", "PlanHooks", "RateLimit", "Reorder", "ResetPeer", "SITES", "ServerError",
         "Slicer", "SlowClose", "SlowThenSucceed", "StaleRead", "Timeout", "ToolError", "TruncatedResponse",
-        "VirtualClockLoop", "effect_kinds",
+        "VirtualClockLoop", "effect_kinds", "patched_time", "real_monotonic",
     },
     "judges": {
         "CONSTRAINT_RUBRIC", "Calibration", "CalibrationError", "Criterion", "CriterionScore", "Ensemble",
@@ -35,6 +35,22 @@ PINNED: dict[str, set[str]] = {
         "configure_semantic_checks", "constraint_check", "judge", "labelled_set", "register_judge",
         "rubric_postcondition",
     },
+    "scenarios": {
+        "CallSite", "DEFAULT_MODEL_ALIAS", "FAULTS", "LLMServerError", "LocalLLMServer", "REFERENCE_RUNS",
+        "ReferenceRun", "ScenarioError", "ServiceError", "call_sites", "cassette_dir", "effects_for",
+        "fault_plans", "fault_strategy", "find_model_file", "find_reference", "parse_kinds", "run_reference",
+    },
+    # Public extension modules: what other packages and users build on.
+    "harness.hooks": {
+        "Frame", "LLMSite", "MessageSite", "RunContext", "RunHooks", "StateSite", "ToolSite", "current_frame",
+        "current_run",
+    },
+    "harness.checkers": {
+        "Checker", "CheckerSpec", "ConstraintJudge", "Violation", "checker", "get_checkers",
+        "register_semantic_check", "run_checks", "semantic_checks", "unregister_semantic_check",
+    },
+    "harness.cassettes": {"Cassette", "load_cassette_file", "write_atomically"},
+    "harness.secrets": {"REDACTED", "is_secret_name", "scrub", "scrub_text"},
 }  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from scenarios._reference import FAULTS, REFERENCE_RUNS, cassette_dir
+from scenarios import FAULTS, REFERENCE_RUNS, cassette_dir
 
 
 def _cases() -> list[Any]:
