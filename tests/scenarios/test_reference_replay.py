@@ -10,8 +10,7 @@ import pytest
 
 from harness import CassetteMiss, run_system
 from harness._cli._record_reference import comparable
-from scenarios import checkout
-from scenarios import REFERENCE_RUNS, ReferenceRun, cassette_dir, run_reference
+from scenarios import REFERENCE_RUNS, ReferenceRun, cassette_dir, checkout, run_reference
 from scenarios import find_reference as find
 from scenarios._shop import ShopService
 
