@@ -12,23 +12,38 @@ Every message says what happened, the offending value, the rule, and the fix.
     ├── ReplayDivergence              a production replay took a different path than recorded
     ├── NotInRun                      an API that needs an active run was called outside one
     ├── StaleFencingToken             a write carried a fencing token older than one already accepted
-    └── ChannelEmpty                  ``Channel.receive_nowait`` found no message ready for the receiver
+    ├── ChannelEmpty                  ``Channel.receive_nowait`` found no message ready for the receiver
+    ├── ReportError                   a report directory or its stored results cannot be read or written
+    ├── OTelExportError               the OpenTelemetry export failed (bad input, exporter, endpoint)
+    └── DoctorError                   ``brownout doctor``: the entry point cannot be found or called
+
+    ViolationsFound (AssertionError)  a run broke one or more checkers: the test fails with the findings
+    SystemCrashed (AssertionError)    under --chaos, the system ended with a crash-type exception
+    RecordedToolError (Exception)     a tool error replayed from a cassette (re-raised as the system saw it)
 
     WorkerKilled (BaseException)      crash-stop of an agent; ``except Exception`` does not catch it
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "CassetteError",
     "CassetteMiss",
     "ChannelEmpty",
     "ConfigError",
+    "DoctorError",
     "HarnessError",
     "NotInRun",
+    "OTelExportError",
+    "RecordedToolError",
     "ReplayDivergence",
+    "ReportError",
     "RunLogError",
     "StaleFencingToken",
+    "SystemCrashed",
+    "ViolationsFound",
     "WorkerKilled",
 ]
 
@@ -76,6 +91,42 @@ class StaleFencingToken(HarnessError):
 
 class ChannelEmpty(HarnessError):
     """``Channel.receive_nowait`` found no message that is ready for this receiver."""
+
+
+class ReportError(HarnessError):
+    """A report directory or its stored results cannot be read or written."""
+
+
+class OTelExportError(HarnessError):
+    """The OpenTelemetry export could not be done (bad input, missing exporter, unreachable endpoint)."""
+
+
+class DoctorError(HarnessError):
+    """The entry point could not be found or called as given."""
+
+
+class ViolationsFound(AssertionError):
+    """A run's history broke one or more checkers. ``.run`` holds the run."""
+
+    def __init__(self, message: str, run: Any) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+class SystemCrashed(AssertionError):
+    """The system under test ended with a crash-type exception (worker kill, cancellation).
+
+    Those derive from ``BaseException`` on purpose (the system must not catch them); they
+    are wrapped here so that Hypothesis can shrink the plan that caused them.
+    """
+
+
+class RecordedToolError(Exception):
+    """A tool error replayed from a cassette: the original type name and message."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
 
 
 class WorkerKilled(BaseException):

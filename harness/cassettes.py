@@ -5,6 +5,7 @@ recorded run (docs/replay.md). Judges and tools that keep their own recordings u
 :func:`write_atomically` so that a killed writer never leaves half a file.
 """
 
-from harness._cassette._cassette import Cassette, load_cassette_file, write_atomically
+from harness._cassette._cassette import Cassette
+from harness._cassette._file import load_cassette_file, write_atomically
 
 __all__ = ["Cassette", "load_cassette_file", "write_atomically"]

@@ -34,6 +34,9 @@ _LAZY: dict[str, str] = {
     "LLMServerError": "scenarios._errors",
     "ScenarioError": "scenarios._errors",
     "ServiceError": "scenarios._errors",
+    "ScenarioConfigError": "scenarios._errors",
+    "ServiceCallError": "scenarios._errors",
+    "ServiceUnavailable": "scenarios._errors",
 }
 
 __all__ = [
@@ -44,8 +47,11 @@ __all__ = [
     "LLMServerError",
     "LocalLLMServer",
     "ReferenceRun",
+    "ScenarioConfigError",
     "ScenarioError",
+    "ServiceCallError",
     "ServiceError",
+    "ServiceUnavailable",
     "call_sites",
     "cassette_dir",
     "effects_for",
@@ -58,7 +64,14 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from scenarios._errors import LLMServerError, ScenarioError, ServiceError
+    from scenarios._errors import (
+        LLMServerError,
+        ScenarioConfigError,
+        ScenarioError,
+        ServiceCallError,
+        ServiceError,
+        ServiceUnavailable,
+    )
     from scenarios._llm_server import DEFAULT_MODEL_ALIAS, LocalLLMServer, find_model_file
     from scenarios._reference import (
         FAULTS,

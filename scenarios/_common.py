@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 import openai
 
+from scenarios._errors import ScenarioConfigError
+
 __all__ = [
     "DEFAULT_MODEL",
     "RECORDED_BASE_URL",
@@ -42,9 +44,9 @@ DEFAULT_MODEL = "smollm2"
 
 
 def check_variant(variant: str) -> Variant:
-    """Return ``variant`` if it is ``"naive"`` or ``"hardened"``; raise a clear ``ValueError`` otherwise."""
+    """Return ``variant`` if it is ``"naive"`` or ``"hardened"``; raise ScenarioConfigError otherwise."""
     if variant not in VARIANTS:
-        raise ValueError(
+        raise ScenarioConfigError(
             f"variant={variant!r} is not a variant of the reference systems. Accepted: 'naive' (the common "
             "mistakes) or 'hardened' (the fixes)."
         )

@@ -6,12 +6,25 @@ Every message says what happened, the offending value, the rule, and the fix.
 
     ScenarioError                 root of everything the reference systems raise
     ├── LLMServerError            the local LLM server cannot be found, started or reached
-    └── ServiceError              a reference system's local service (search, shop) failed to start
+    ├── ServiceError              a reference system's local service (search, shop) failed to start
+    └── ScenarioConfigError       a reference system or variant name that does not exist (also a ValueError)
+
+    ServiceUnavailable (ConnectionError)   a reference service could not be reached (refused, reset, cut)
+    ServiceCallError (RuntimeError)        a reference service answered with an error
 """
 
 from __future__ import annotations
 
-__all__ = ["LLMServerError", "ScenarioError", "ServiceError"]
+from typing import Any
+
+__all__ = [
+    "LLMServerError",
+    "ScenarioConfigError",
+    "ScenarioError",
+    "ServiceCallError",
+    "ServiceError",
+    "ServiceUnavailable",
+]
 
 
 class ScenarioError(Exception):
@@ -24,3 +37,21 @@ class LLMServerError(ScenarioError):
 
 class ServiceError(ScenarioError):
     """A reference system's local service failed to start or answer."""
+
+
+class ScenarioConfigError(ScenarioError, ValueError):
+    """A reference system, run or variant name that does not exist."""
+
+
+class ServiceUnavailable(ConnectionError):
+    """The service could not be reached (refused, reset, timed out, or a cut reply)."""
+
+
+class ServiceCallError(RuntimeError):
+    """The service answered with an error status."""
+
+    def __init__(self, status: int, body: Any, url: str) -> None:
+        detail = body.get("error") if isinstance(body, dict) else body
+        super().__init__(f"{url} answered HTTP {status}: {detail}")
+        self.status = status
+        self.body = body

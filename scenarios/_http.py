@@ -18,25 +18,11 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, quote, urlsplit
 
-from scenarios._errors import ServiceError
+from scenarios._errors import ServiceCallError, ServiceError, ServiceUnavailable
 
 __all__ = ["JSONService", "ServiceCallError", "ServiceUnavailable", "call_service", "query_string"]
 
 Route = Callable[[dict[str, Any]], tuple[int, Any]]
-
-
-class ServiceUnavailable(ConnectionError):
-    """The service could not be reached (refused, reset, timed out, or a cut reply)."""
-
-
-class ServiceCallError(RuntimeError):
-    """The service answered with an error status."""
-
-    def __init__(self, status: int, body: Any, url: str) -> None:
-        detail = body.get("error") if isinstance(body, dict) else body
-        super().__init__(f"{url} answered HTTP {status}: {detail}")
-        self.status = status
-        self.body = body
 
 
 def query_string(params: dict[str, Any]) -> str:

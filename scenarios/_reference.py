@@ -15,6 +15,7 @@ from typing import Any
 
 from harness import Run, run_system
 from scenarios import checkout, content, negotiation, research
+from scenarios._errors import ScenarioConfigError
 from scenarios._shop import ShopService
 
 __all__ = ["FAULTS", "REFERENCE_RUNS", "ReferenceRun", "cassette_dir", "find_reference", "run_reference"]
@@ -130,7 +131,9 @@ def find_reference(name: str) -> ReferenceRun:
     for ref in REFERENCE_RUNS:
         if ref.name == name:
             return ref
-    raise KeyError(f"no reference run {name!r}; known: {', '.join(r.name for r in REFERENCE_RUNS)}")
+    raise ScenarioConfigError(
+        f"no reference run {name!r}; known: {', '.join(r.name for r in REFERENCE_RUNS)}"
+    )
 
 
 def cassette_dir() -> Path:

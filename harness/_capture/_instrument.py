@@ -16,7 +16,7 @@ from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from harness._capture import _context
 from harness._capture._context import _FRAME, _RUN, Frame, RunContext, ToolSite
-from harness._errors import ConfigError, WorkerKilled
+from harness._errors import ConfigError, RecordedToolError, WorkerKilled
 from harness._log._digest import digest
 from harness._log._events import AgentEnd, AgentStart, Compensation, Handoff, Join, Spawn, ToolCall
 from harness._log._jsonable import jsonable
@@ -200,14 +200,6 @@ _COMPENSATORS: dict[str, str] = {}  # compensating tool name -> the tool it comp
 def registered_tools() -> dict[str, ToolSpec]:
     """All tools declared with ``@tool`` so far, by name."""
     return dict(_TOOLS)
-
-
-class RecordedToolError(Exception):
-    """A tool error replayed from a cassette: the original type name and message."""
-
-    def __init__(self, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
 
 
 def _bind(spec: ToolSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:

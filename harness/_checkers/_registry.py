@@ -12,9 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from harness._errors import ConfigError
+from harness._log._model import HarnessModel
 from harness._log._runlog import RunLog
 
 __all__ = ["Checker", "CheckerSpec", "Violation", "checker", "get_checkers", "run_checks"]
@@ -22,7 +23,7 @@ __all__ = ["Checker", "CheckerSpec", "Violation", "checker", "get_checkers", "ru
 Severity = Literal["critical", "major", "minor"]
 
 
-class Violation(BaseModel):
+class Violation(HarnessModel):
     """One failure mode found in a run's history.
 
     Attributes:

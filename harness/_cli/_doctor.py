@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from harness._capture._context import LLMSite, RunContext, RunHooks, ToolSite
-from harness._errors import HarnessError
+from harness._errors import DoctorError, HarnessError
 from harness._log._events import AgentStart, LLMCall, ToolCall
 from harness._run._runner import Run
 
@@ -46,10 +46,6 @@ _EFFECT_WORDS = re.compile(
     r"(?:^|_)(send|email|mail|notify|charge|pay|refund|reserve|book|buy|order|create|insert|delete|remove|"
     r"update|write|save|post|put|publish|cancel|transfer|deploy|provision|release|commit)(?:_|$)"
 )
-
-
-class DoctorError(HarnessError):
-    """The entry point could not be found or called as given."""
 
 
 @dataclass(frozen=True)

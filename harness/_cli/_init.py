@@ -16,6 +16,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness._errors import ConfigError
+
 __all__ = ["Scaffold", "add_arguments", "main", "scaffold"]
 
 _ENTRY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -199,10 +201,10 @@ def scaffold(root: str | Path = ".", *, entry: str | None = None, force: bool = 
         force: Overwrite files that already exist.
 
     Raises:
-        ValueError: If ``entry`` is not of the form ``module:function``.
+        ConfigError: If ``entry`` is not of the form ``module:function``.
     """
     if entry is not None and not _ENTRY.match(entry):
-        raise ValueError(
+        raise ConfigError(
             f"--entry {entry!r}: expected module:function, e.g. --entry myapp.checkout:run "
             "(the module must be importable from the project folder)."
         )
@@ -234,7 +236,7 @@ def main(args: argparse.Namespace) -> int:
     """Scaffold the files and say what to run next."""
     try:
         result = scaffold(args.directory, entry=args.entry, force=args.force)
-    except ValueError as exc:
+    except ConfigError as exc:
         print(f"brownout init: {exc}", file=sys.stderr)
         return 2
     root = Path(args.directory)

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import ConfigDict, Field, TypeAdapter
+
+from harness._log._model import HarnessModel
 
 __all__ = [
     "FORMAT",
@@ -62,7 +64,7 @@ AgentStatus = Literal["ok", "error", "timeout", "cancelled", "killed"]
 LLMSource = Literal["live", "replayed", "substituted", "injected"]
 
 
-class EventBase(BaseModel):
+class EventBase(HarnessModel):
     """Fields every event carries. Events are frozen: a history is never rewritten."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -28,19 +28,13 @@ from typing import Any
 import hypothesis
 from hypothesis import HealthCheck, Phase, Verbosity, given
 
+from harness._errors import SystemCrashed
+
 __all__ = ["ChaosWarning", "SystemCrashed", "explore"]
 
 
 class ChaosWarning(UserWarning):
     """``--chaos`` could not explore a test (no call sites, no matching fault kinds)."""
-
-
-class SystemCrashed(AssertionError):
-    """The system under test ended with a crash-type exception (worker kill, cancellation).
-
-    Those derive from ``BaseException`` on purpose (the system must not catch them); they
-    are wrapped here so that Hypothesis can shrink the plan that caused them.
-    """
 
 
 _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)

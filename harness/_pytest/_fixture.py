@@ -8,18 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness._errors import ViolationsFound
 from harness._pytest._settings import ChaosSettings
 from harness._run._runner import Run, run_system
 
 __all__ = ["Chaos", "ViolationsFound", "cassette_path_for", "reproduce_command"]
-
-
-class ViolationsFound(AssertionError):
-    """A run's history broke one or more checkers. ``.run`` holds the run."""
-
-    def __init__(self, message: str, run: Run) -> None:
-        super().__init__(message)
-        self.run = run
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")

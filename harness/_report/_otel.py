@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness._errors import HarnessError, RunLogError
+from harness._errors import OTelExportError, RunLogError
 from harness._log._events import (
     AgentEnd,
     AgentStart,
@@ -64,10 +64,6 @@ __all__ = [
 
 _SCOPE = "brownout"
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
-
-
-class OTelExportError(HarnessError):
-    """The OpenTelemetry export could not be done (bad input, missing exporter, unreachable endpoint)."""
 
 
 # -- ids ------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from math import comb
 
+from harness._errors import ReportError
 from harness._report._rows import OUTCOME_ORDER, ResultRow
 
 __all__ = [
@@ -29,12 +30,12 @@ def pass_hat_k(n: int, c: int, k: int) -> float:
     The unbiased combinatorial estimator used by tau-bench: ``C(c, k) / C(n, k)``.
 
     Raises:
-        ValueError: If the counts are inconsistent (``0 <= c <= n`` and ``1 <= k <= n`` must hold).
+        ReportError: If the counts are inconsistent (``0 <= c <= n`` and ``1 <= k <= n`` must hold).
     """
     if not 0 <= c <= n:
-        raise ValueError(f"pass_hat_k(n={n}, c={c}): passes c must be between 0 and the trials n.")
+        raise ReportError(f"pass_hat_k(n={n}, c={c}): passes c must be between 0 and the trials n.")
     if not 1 <= k <= n:
-        raise ValueError(
+        raise ReportError(
             f"pass_hat_k(n={n}, k={k}): k must be between 1 and the number of trials n; "
             "pass^k needs at least k trials."
         )

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness._errors import HarnessError
+from harness._errors import ReportError
 from harness._report._rows import ResultRow
 
 if TYPE_CHECKING:
@@ -18,10 +18,6 @@ __all__ = ["ReportError", "has_parquet", "read_results", "results_frame", "write
 
 PARQUET = "results.parquet"
 CSV = "results.csv"
-
-
-class ReportError(HarnessError):
-    """A report directory or its stored results cannot be read or written."""
 
 
 def has_parquet() -> bool:

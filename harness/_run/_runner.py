@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from faults import LogicalClock, VirtualClockLoop, patched_time
+from harness._adapters import activate as activate_adapters
 from harness._capture._context import _FRAME, _RUN, RunContext, RunHooks
 from harness._capture._instrument import _error_text, status_of
+from harness._errors import ConfigError
 from harness._log._events import RunEnd, RunStart
 from harness._log._jsonable import jsonable
 from harness._log._runlog import RunLog
@@ -185,6 +187,7 @@ def run_system(
     """
     from harness._capture import _llm
 
+    activate_adapters()  # instrument the agent frameworks the program imported (harness/_adapters)
     kwargs = dict(kwargs or {})
     ctx = RunContext(
         entry=entry or entry_name(fn),
@@ -220,7 +223,7 @@ def run_system(
                     try:
                         output = fn(*args, **kwargs)
                         if inspect.isawaitable(output):
-                            raise TypeError(
+                            raise ConfigError(
                                 f"{ctx.entry} returned an awaitable from a sync call; pass the async "
                                 "function "
                                 "itself (not a lambda around it) so that it runs on the virtual clock."

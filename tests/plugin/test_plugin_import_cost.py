@@ -16,7 +16,8 @@ import json, sys
 
 def test_plain():
     ours = sorted(m for m in sys.modules if m.split(".")[0] in ("harness", "faults", "judges", "scenarios"))
-    heavy = sorted(m for m in ("pydantic", "httpx2", "pandas", "matplotlib", "hypothesis") if m in sys.modules)
+    names = ("pydantic", "httpx2", "pandas", "matplotlib", "hypothesis")
+    heavy = sorted(m for m in names if m in sys.modules)
     with open("modules.json", "w") as fh:
         json.dump({"ours": ours, "heavy": heavy}, fh)
 """
@@ -42,7 +43,9 @@ def test_no_heavy_library_is_imported_through_brownout(pytester: pytest.Pytester
     with_plugin = set(_modules(pytester)["heavy"])
     without_plugin = set(_modules(pytester, "-p", "no:brownout")["heavy"])
     through_brownout = (with_plugin - without_plugin) & HEAVY
-    assert not through_brownout, f"imported only because the brownout plugin is loaded: {sorted(through_brownout)}"
+    assert not through_brownout, (
+        f"imported only because the brownout plugin is loaded: {sorted(through_brownout)}"
+    )
 
 
 def test_the_library_loads_when_a_test_uses_chaos(pytester: pytest.Pytester) -> None:

@@ -11,11 +11,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness._cassette._cassette import Cassette, _Recording
+from harness._cassette._cassette import Cassette
+from harness._cassette._recording import Recording as _Recording
 
 WRITER = r"""
 import sys
-from harness._cassette._cassette import Cassette, _Recording
+from harness._cassette._cassette import Cassette
+from harness._cassette._recording import Recording as _Recording
 
 path = sys.argv[1]
 cassette = Cassette(path, record_mode="new_episodes")

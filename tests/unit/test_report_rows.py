@@ -8,6 +8,7 @@ from math import comb
 import pytest
 from report_logs import LogBuilder, checkout_log
 
+from harness._errors import ReportError
 from harness._report import (
     ResultRow,
     classify,
@@ -71,7 +72,7 @@ def test_pass_hat_k_is_the_combinatorial_estimator() -> None:
     ("n", "c", "k", "needle"), [(3, 4, 1, "between 0 and the trials"), (3, 2, 4, "at least k")]
 )
 def test_pass_hat_k_rejects_impossible_counts(n: int, c: int, k: int, needle: str) -> None:
-    with pytest.raises(ValueError, match=needle):
+    with pytest.raises(ReportError, match=needle):
         pass_hat_k(n, c, k)
 
 
