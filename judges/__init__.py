@@ -6,7 +6,21 @@ indeterminate — never a silent pass). :class:`Ensemble` combines several judge
 :func:`calibrate` measures a judge against human labels, :class:`VerdictCache` avoids
 asking twice.
 
-Public names only; internals live in ``_private`` modules.
+Public names only; internals live in ``_private`` modules, each importing only the ones
+below it (``lint-imports`` checks there is no cycle)::
+
+    _attacks, _reference          the recorded measurements (``python -m judges.attacks`` ...)
+    _semantic, _calibrate         judge-backed checkers; agreement with human labels
+    _ensemble                     several judges voting
+    _judge                        Judge (an OpenAI-compatible model) and judge()
+    _transport                    the chat-completion call, through the harness cassette
+    _protocol                     JudgeLike: what every judge is; publishing a verdict
+    _reply                        a reply's scores -> a scored or unscored Verdict
+    _prompt, _cache, _candidate   the prompts; the verdict cache; what the judge is shown
+    _verdict                      Verdict, CriterionScore, JudgeSpec
+    _registry                     register_judge: judge factories by name
+    _rubric                       Rubric, Criterion
+    _model, _errors               the models' base; the exception tree
 """
 
 from judges._cache import VerdictCache
@@ -20,7 +34,8 @@ from judges._errors import (
     RubricError,
     VerdictFailed,
 )
-from judges._judge import Judge, judge, register_judge
+from judges._judge import Judge, judge
+from judges._registry import register_judge
 from judges._rubric import Criterion, Rubric
 from judges._semantic import (
     CONSTRAINT_RUBRIC,

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from judges._calibrate import labelled_set
-from judges._judge import Judge, candidate_text
+from judges._candidate import candidate_text
+from judges._judge import Judge
 from judges._prompt import PromptStyle
 from judges._rubric import Rubric
 from judges._verdict import Verdict

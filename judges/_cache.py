@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from harness.events import digest
+from judges._errors import JudgeConfigError
 from judges._rubric import Rubric
 from judges._verdict import JudgeSpec, Verdict
 
@@ -29,9 +30,24 @@ class VerdictCache:
     Args:
         directory: Where to persist verdicts (created on first write). None keeps them in
             memory only, for the life of this object.
+
+    Raises:
+        JudgeConfigError: ``directory`` is not a path, or names an existing file.
     """
 
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+        if directory is not None and not isinstance(directory, str | os.PathLike):
+            raise JudgeConfigError(
+                f"VerdictCache(directory={directory!r}): a {type(directory).__name__} is not a path. Rule: "
+                "the directory is a str or pathlib.Path, or None for an in-memory cache. Fix: "
+                "VerdictCache('.brownout/verdicts')."
+            )
+        if directory is not None and Path(directory).exists() and not Path(directory).is_dir():
+            raise JudgeConfigError(
+                f"VerdictCache(directory={str(directory)!r}): that path is an existing file. Rule: the cache "
+                "keeps one JSON file per verdict in a directory. Fix: pass a directory (it is created on "
+                "first write)."
+            )
         self.directory = None if directory is None else Path(directory)
         self._memory: dict[str, Verdict] = {}
         self._lock = threading.Lock()

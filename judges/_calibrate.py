@@ -20,22 +20,35 @@ The labelled set for the reference systems ships in ``judges/data/labelled.yaml`
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field
 
 from judges._errors import CalibrationError
-from judges._judge import JudgeLike
 from judges._judge import judge as default_judge
+from judges._model import JudgesModel, validated
+from judges._protocol import JudgeLike
 from judges._rubric import Rubric
 from judges._verdict import JudgeSpec
 
 __all__ = ["Calibration", "CalibrationRow", "LabelledExample", "calibrate", "cohen_kappa", "labelled_set"]
 
 
-class LabelledExample(BaseModel):
+_EXAMPLE_RULE = (
+    "Rule: each example has id, candidate, label (true/false) and optionally rubric, context, system, note. "
+    "See judges/data/labelled.yaml for examples."
+)
+
+
+class _CalibrationModel(JudgesModel):
+    _error = CalibrationError
+    _what = "labelled example"
+    _rule = _EXAMPLE_RULE
+
+
+class LabelledExample(_CalibrationModel):
     """One human-labelled candidate.
 
     Attributes:
@@ -59,10 +72,12 @@ class LabelledExample(BaseModel):
     note: str = ""
 
 
-class CalibrationRow(BaseModel):
+class CalibrationRow(_CalibrationModel):
     """One example's outcome."""
 
     model_config = ConfigDict(frozen=True)
+    _what = "calibration row"
+    _rule = "Rule: calibration rows are built by calibrate(). Fix: call calibrate(examples, judge)."
 
     id: str
     system: str | None
@@ -72,10 +87,12 @@ class CalibrationRow(BaseModel):
     total: float | None
 
 
-class Calibration(BaseModel):
+class Calibration(_CalibrationModel):
     """The outcome of :func:`calibrate`."""
 
     model_config = ConfigDict(frozen=True)
+    _what = "calibration"
+    _rule = "Rule: a calibration is built by calibrate(). Fix: call calibrate(examples, judge)."
 
     judge: JudgeSpec
     n: int
@@ -143,21 +160,28 @@ def calibrate(
     Returns:
         A :class:`Calibration` with accuracy, coverage, Cohen's kappa and the rows.
     """
+    if isinstance(examples, str | Mapping) or not isinstance(examples, Iterable):
+        raise CalibrationError(
+            f"calibrate(examples={str(examples)[:60]!r}): a {type(examples).__name__} is not a list of "
+            f"labelled examples. {_EXAMPLE_RULE} Fix: examples, rubrics = labelled_set(); "
+            "calibrate(examples, judge, rubrics=rubrics)."
+        )
     items: list[LabelledExample] = []
     for index, raw in enumerate(examples):
-        try:
-            items.append(raw if isinstance(raw, LabelledExample) else LabelledExample.model_validate(raw))
-        except ValidationError as exc:
-            problem = exc.errors()[0]
-            raise CalibrationError(
-                f"calibrate: example {index} is not a labelled example: "
-                f"{'.'.join(map(str, problem['loc']))}: "
-                f"{problem['msg']}. Rule: each example has id, candidate, label (true/false) and optionally "
-                "rubric, context, system, note."
-            ) from None
+        items.append(
+            raw
+            if isinstance(raw, LabelledExample)
+            else validated(LabelledExample, raw, source=f"calibrate: example {index}")
+        )
     if not items:
         raise CalibrationError(
             "calibrate: no examples. Rule: at least one labelled example. Fix: labelled_set()."
+        )
+    if rubrics is not None and not isinstance(rubrics, Mapping):
+        raise CalibrationError(
+            f"calibrate(rubrics={str(rubrics)[:60]!r}): a {type(rubrics).__name__} is not a mapping. Rule: "
+            "rubrics maps the rubric names the examples give to Rubric objects. Fix: "
+            "rubrics={'answer': Rubric.load('answer.yaml')}, or rubric=... for all examples."
         )
     table = dict(rubrics or {})
     rows: list[CalibrationRow] = []
@@ -168,7 +192,8 @@ def calibrate(
             if item.rubric is None or item.rubric not in table:
                 raise CalibrationError(
                     f"calibrate: example {item.id!r} names rubric {item.rubric!r}, which is not among "
-                    f"{sorted(table)}. Fix: pass rubric=... for all examples or rubrics={{name: Rubric}}."
+                    f"{sorted(table)}. Rule: each example is graded on one rubric, given for all or looked "
+                    "up by name. Fix: pass rubric=... for all examples or rubrics={name: Rubric}."
                 )
             chosen = table[item.rubric]
         verdict = default_judge(item.candidate, chosen, context=item.context, using=judge)
@@ -210,5 +235,8 @@ def labelled_set() -> tuple[list[LabelledExample], dict[str, Rubric]]:
         name: Rubric.from_dict({"name": name, **body}, source=f"judges/data/labelled.yaml: rubrics.{name}")
         for name, body in data["rubrics"].items()
     }
-    examples = [LabelledExample.model_validate(e) for e in data["examples"]]
+    examples = [
+        validated(LabelledExample, e, source=f"judges/data/labelled.yaml: examples[{i}]")
+        for i, e in enumerate(data["examples"])
+    ]
     return examples, rubrics

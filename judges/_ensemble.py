@@ -18,21 +18,14 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from judges._errors import JudgeConfigError
-from judges._judge import (
-    Judge,
-    JudgeLike,
-    _as_rubric,
-    _context_text,
-    _log_of,
-    build_judge,
-    candidate_text,
-    publish,
-    register_judge,
-)
+from judges._judge import Judge
+from judges._model import validated
+from judges._protocol import JudgeLike, VerdictCallback
+from judges._registry import build_judge, register_judge
 from judges._rubric import Rubric
 from judges._verdict import CriterionScore, JudgeSpec, Verdict
 
@@ -47,35 +40,56 @@ class Ensemble(JudgeLike):
     Args:
         members: At least two judges (any mix of models or prompts).
         combine: ``"median"`` or ``"majority"`` (see the module docs).
+
+    Raises:
+        JudgeConfigError: Fewer than two members, a member that is not a judge, or an unknown
+            ``combine``.
     """
 
     def __init__(self, members: Sequence[JudgeLike], *, combine: Combine = "median") -> None:
+        if isinstance(members, JudgeLike | str | Mapping) or not isinstance(members, Iterable):
+            raise JudgeConfigError(
+                f"Ensemble(members={members!r}): a {type(members).__name__} is not a list of judges. Rule: "
+                "members is a sequence of at least two judges. Fix: Ensemble([Judge(model='a'), "
+                "Judge(model='b')]) or Ensemble.samples(judge, n=3)."
+            )
         members = list(members)
         if len(members) < 2:
             raise JudgeConfigError(
-                f"Ensemble(members=<{len(members)} judge(s)>): an ensemble needs at least two members. Fix: "
+                f"Ensemble(members=<{len(members)} judge(s)>): an ensemble needs at least two members. Rule: "
+                "members vote, and one member is just the judge itself. Fix: "
                 "Ensemble([Judge(model='a'), Judge(model='b')]) or Ensemble.samples(judge, n=3)."
             )
-        for member in members:
+        for index, member in enumerate(members):
             if not isinstance(member, JudgeLike):
                 raise JudgeConfigError(
-                    f"Ensemble member {member!r} is not a judge. Rule: members are judges.Judge (or "
-                    "Ensemble) objects."
+                    f"Ensemble(members[{index}]={member!r}): a {type(member).__name__} is not a judge. Rule: "
+                    "members are judges.Judge (or Ensemble) objects. Fix: wrap a model name as "
+                    f"Judge(model={str(member)!r})."
                 )
         if combine not in ("median", "majority"):
-            raise JudgeConfigError(f"Ensemble(combine={combine!r}): accepted: 'median', 'majority'.")
+            raise JudgeConfigError(
+                f"Ensemble(combine={combine!r}): unknown way to combine. Rule: accepted: 'median', "
+                "'majority'. Fix: combine='median' (the default)."
+            )
         self.members = members
         self.combine: Combine = combine
-        self.on_verdict = []
+        self.on_verdict: list[VerdictCallback] = []
 
     @classmethod
     def samples(
         cls, judge: Judge, n: int = 3, *, temperature: float = 0.7, combine: Combine = "median"
     ) -> Ensemble:
         """``n`` samples of one judge, each with its own seed (0..n-1) and delimiter."""
+        if not isinstance(judge, Judge):
+            raise JudgeConfigError(
+                f"Ensemble.samples(judge={judge!r}): a {type(judge).__name__} is not a judges.Judge. Rule: "
+                "samples re-ask one model with distinct seeds. Fix: Ensemble.samples(Judge('smollm2'), n=3)."
+            )
         if isinstance(n, bool) or not isinstance(n, int) or n < 2:
             raise JudgeConfigError(
-                f"Ensemble.samples(n={n!r}): n must be an int >= 2 (one sample is just the judge itself)."
+                f"Ensemble.samples(n={n!r}): n must be an int >= 2. Rule: one sample is just the judge "
+                "itself. Fix: n=3."
             )
         return cls(
             [judge.replace(sample=i, seed=i, temperature=temperature) for i in range(n)], combine=combine
@@ -90,17 +104,6 @@ class Ensemble(JudgeLike):
 
     def __repr__(self) -> str:
         return f"Ensemble({len(self.members)} members, combine={self.combine!r})"
-
-    def __call__(self, candidate: Any, rubric: Any, *, context: Any = None, run: Any = None) -> Verdict:
-        from harness import Run
-
-        if isinstance(candidate, Run):
-            run = candidate if run is None else run
-            candidate = candidate.output
-        the_rubric = _as_rubric(rubric)
-        text = candidate_text(candidate)
-        verdict = self._verdict(text, the_rubric, _context_text(context), _log_of(run))
-        return publish(self, verdict)
 
     def _verdict(self, text: str, rubric: Rubric, context: str | None, log: Any) -> Verdict:
         verdicts = [m._verdict(text, rubric, context, log) for m in self.members]
@@ -206,7 +209,13 @@ def combine_verdicts(
 
 
 def _build_ensemble(members: Sequence[Mapping[str, Any]], combine: Combine = "median") -> Ensemble:
-    return Ensemble([build_judge(JudgeSpec.model_validate(m)) for m in members], combine=combine)
+    return Ensemble(
+        [
+            build_judge(validated(JudgeSpec, m, source=f"JudgeSpec ensemble members[{i}]"))
+            for i, m in enumerate(members)
+        ],
+        combine=combine,
+    )
 
 
 register_judge("ensemble", _build_ensemble)

@@ -21,7 +21,10 @@ from typing import Any
 
 from harness.cassettes import write_atomically
 from judges._calibrate import labelled_set
-from judges._judge import Judge, candidate_text
+from judges._candidate import candidate_text
+from judges._errors import JudgeError
+from judges._judge import Judge
+from judges._model import validated
 from judges._rubric import Rubric
 from judges._verdict import Verdict
 
@@ -104,9 +107,25 @@ def save_verdicts(verdicts: dict[str, Verdict], path: Path = VERDICTS) -> None:
 
 
 def load_verdicts(path: Path = VERDICTS) -> dict[str, Verdict]:
-    """The stored verdicts by reference-run name."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return {name: Verdict.model_validate(v) for name, v in data.items()}
+    """The stored verdicts by reference-run name.
+
+    Raises:
+        JudgeError: The file is missing, not JSON, or holds something that is not a verdict.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise JudgeError(
+            f"load_verdicts({str(path)!r}): cannot read the stored verdicts ({exc}). Rule: a JSON object of "
+            "verdicts by reference-run name, written by save_verdicts. Fix: re-record them with "
+            "python -m judges.reference --record."
+        ) from None
+    if not isinstance(data, dict):
+        raise JudgeError(
+            f"load_verdicts({str(path)!r}): the top level is a {type(data).__name__}, not an object. Rule: "
+            "verdicts by reference-run name. Fix: re-record them with python -m judges.reference --record."
+        )
+    return {name: validated(Verdict, v, source=f"{path}: {name}") for name, v in data.items()}
 
 
 def rescore_offline(stored: Verdict, cassette: Path = JUDGE_CASSETTE) -> Verdict:

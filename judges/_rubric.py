@@ -22,17 +22,22 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, field_validator, model_validator
 
-from judges._errors import RubricError
+from judges._errors import RubricError, UnknownCriterion
+from judges._model import JudgesModel, validated
 
-__all__ = ["Criterion", "Rubric"]
+__all__ = ["Criterion", "Rubric", "as_rubric"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _FORMAT_HINT = "See 'Rubric format' in docs/judges.md for a complete example."
+_FIELDS_RULE = (
+    "Rule: a rubric has name, criteria (at least one), pass_threshold and description; a criterion has "
+    f"name, description, scale and weight. {_FORMAT_HINT}"
+)
 
 
-class Criterion(BaseModel):
+class Criterion(JudgesModel):
     """One thing a judge scores.
 
     Attributes:
@@ -45,6 +50,9 @@ class Criterion(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    _error = RubricError
+    _what = "criterion"
+    _rule = _FIELDS_RULE
 
     name: str
     description: str
@@ -62,7 +70,7 @@ class Criterion(BaseModel):
     @classmethod
     def _check_name(cls, value: str) -> str:
         if not _NAME.match(value):
-            raise ValueError(
+            raise RubricError(
                 f"name {value!r} is not an identifier. Rule: letters, digits and underscores, starting "
                 "with a letter or underscore, at most 64 characters (it becomes a JSON key in the judge's "
                 f"reply). Fix: e.g. {re.sub(r'[^A-Za-z0-9_]+', '_', value).strip('_') or 'correctness'!r}."
@@ -73,7 +81,7 @@ class Criterion(BaseModel):
     @classmethod
     def _check_description(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError(
+            raise RubricError(
                 "description is empty. Rule: say what the criterion asks, e.g. 'Is every number in the "
                 "answer taken from the task?'. Fix: add a description."
             )
@@ -83,7 +91,7 @@ class Criterion(BaseModel):
     @classmethod
     def _check_weight(cls, value: float) -> float:
         if not value > 0 or value != value or value == float("inf"):
-            raise ValueError(
+            raise RubricError(
                 f"weight {value!r} is not allowed. Rule: a finite number > 0. Fix: use 1 for equal "
                 "weights; drop the criterion instead of giving it weight 0."
             )
@@ -94,22 +102,22 @@ class Criterion(BaseModel):
     def _check_scale(cls, value: dict[int, str]) -> dict[int, str]:
         levels = sorted(value)
         if len(levels) < 2:
-            raise ValueError(
+            raise RubricError(
                 f"scale {value!r} has {len(levels)} level(s). Rule: at least two levels, one anchor sentence "
                 "each. Fix: e.g. {1: 'the answer is wrong', 2: 'the answer is right'}."
             )
         if levels != list(range(levels[0], levels[-1] + 1)):
-            raise ValueError(
+            raise RubricError(
                 f"scale levels {levels} are not consecutive. Rule: consecutive integers such as 1, 2, 3 "
                 "(a judge picks one of them). Fix: renumber the levels."
             )
         if levels[0] < 0:
-            raise ValueError(
+            raise RubricError(
                 f"scale levels {levels} start below 0. Rule: levels are >= 0. Fix: start at 0 or 1."
             )
         blank = [lv for lv in levels if not str(value[lv]).strip()]
         if blank:
-            raise ValueError(
+            raise RubricError(
                 f"scale level(s) {blank} have no anchor sentence. Rule: every level says what an answer at "
                 "that level looks like; anchors are what makes scores comparable. Fix: write one sentence "
                 "per level."
@@ -131,7 +139,7 @@ class Criterion(BaseModel):
         return (score - self.low) / (self.high - self.low)
 
 
-class Rubric(BaseModel):
+class Rubric(JudgesModel):
     """A named set of criteria and a pass threshold.
 
     Attributes:
@@ -155,9 +163,12 @@ class Rubric(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    _error = RubricError
+    _what = "rubric"
+    _rule = _FIELDS_RULE
 
     name: str
-    criteria: Sequence[Criterion] = Field(min_length=1)
+    criteria: Sequence[Criterion]
     pass_threshold: float = 0.5
     description: str = ""
 
@@ -165,14 +176,14 @@ class Rubric(BaseModel):
     @classmethod
     def _check_name(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("name is empty. Rule: a rubric has a name shown in verdicts. Fix: name it.")
+            raise RubricError("name is empty. Rule: a rubric has a name shown in verdicts. Fix: name it.")
         return value.strip()
 
     @field_validator("pass_threshold")
     @classmethod
     def _check_threshold(cls, value: float) -> float:
         if not 0.0 <= value <= 1.0:
-            raise ValueError(
+            raise RubricError(
                 f"pass_threshold {value!r} is outside [0, 1]. Rule: the threshold applies to the weighted "
                 "total normalised to [0, 1] (0 = every criterion at its lowest level, 1 = all at the "
                 "highest). Fix: e.g. 0.75 for 'three quarters of the way up'."
@@ -182,6 +193,12 @@ class Rubric(BaseModel):
     @field_validator("criteria", mode="after")
     @classmethod
     def _as_tuple(cls, value: Sequence[Criterion]) -> tuple[Criterion, ...]:
+        if not value:
+            raise RubricError(
+                "a rubric needs at least one criterion. Rule: a judge scores a rubric criterion by "
+                "criterion. Fix: add one, e.g. {'name': 'correct', 'description': 'Is it right?', "
+                "'scale': ['wrong', 'right']}."
+            )
         return tuple(value)
 
     @model_validator(mode="after")
@@ -189,7 +206,7 @@ class Rubric(BaseModel):
         seen: set[str] = set()
         for criterion in self.criteria:
             if criterion.name in seen:
-                raise ValueError(
+                raise RubricError(
                     f"criterion name {criterion.name!r} appears twice. Rule: criterion names are unique "
                     "(they are keys in the judge's reply). Fix: rename or merge the criteria."
                 )
@@ -202,8 +219,9 @@ class Rubric(BaseModel):
         for criterion in self.criteria:
             if criterion.name == name:
                 return criterion
-        raise KeyError(
-            f"rubric {self.name!r} has no criterion {name!r}; it has {[c.name for c in self.criteria]}"
+        raise UnknownCriterion(
+            f"rubric {self.name!r} has no criterion {name!r}. Rule: ask for one of its criteria, "
+            f"{[c.name for c in self.criteria]}. Fix: check the spelling or use the rubric that has it."
         )
 
     def total(self, scores: Mapping[str, float]) -> float:
@@ -223,22 +241,20 @@ class Rubric(BaseModel):
             raise RubricError(
                 f"{source}: the top level is a {type(data).__name__}, not a mapping. Rule: a rubric is a "
                 "mapping with keys name, criteria and optionally pass_threshold, description. "
-                f"{_FORMAT_HINT}"
+                f"Fix: write it as a mapping. {_FORMAT_HINT}"
             )
-        try:
-            return cls.model_validate(dict(data))
-        except ValidationError as exc:
-            raise _rubric_error(exc, source) from None
+        return validated(cls, data, source=source)
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "<json>") -> Rubric:
         """Parse a rubric from JSON text."""
+        _check_text(text, "Rubric.from_json", source)
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise RubricError(
-                f"{source}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}). "
-                f"{_FORMAT_HINT}"
+                f"{source}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}). Rule: "
+                f"from_json reads a JSON object. Fix: correct the JSON there. {_FORMAT_HINT}"
             ) from None
         return cls.from_dict(data, source=source)
 
@@ -247,21 +263,36 @@ class Rubric(BaseModel):
         """Parse a rubric from YAML text."""
         import yaml
 
+        _check_text(text, "Rubric.from_yaml", source)
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise RubricError(f"{source}: not valid YAML ({exc}). {_FORMAT_HINT}") from None
+            raise RubricError(
+                f"{source}: not valid YAML ({exc}). Rule: from_yaml reads a YAML mapping. Fix: correct the "
+                f"YAML at the place named. {_FORMAT_HINT}"
+            ) from None
         return cls.from_dict(data, source=source)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Rubric:
         """Load a rubric file: ``.yaml``/``.yml`` as YAML, anything else as JSON."""
+        if not isinstance(path, str | os.PathLike):
+            raise RubricError(
+                f"Rubric.load(path={path!r}): a {type(path).__name__} is not a path. Rule: pass the path of "
+                "a rubric file as a str or pathlib.Path. Fix: Rubric.load('rubrics/answer.yaml')."
+            )
         p = Path(path)
         try:
             text = p.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise RubricError(
-                f"{p}: no such rubric file. Pass the path of a .yaml or .json rubric."
+                f"{p}: no such rubric file. Rule: Rubric.load reads an existing .yaml/.yml (YAML) or other "
+                "(JSON) file. Fix: pass the path of a .yaml or .json rubric."
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RubricError(
+                f"{p}: the rubric file cannot be read ({exc}). Rule: a rubric file is UTF-8 text. Fix: check "
+                "the path and the file's permissions and encoding."
             ) from None
         if p.suffix.lower() in (".yaml", ".yml"):
             return cls.from_yaml(text, source=str(p))
@@ -272,44 +303,25 @@ class Rubric(BaseModel):
         return self.model_dump(mode="json")
 
 
-def _location(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
+def _check_text(text: object, where: str, source: str) -> None:
+    if not isinstance(text, str):
+        raise RubricError(
+            f"{where}(text={str(text)[:60]!r}, source={source!r}): the text is a {type(text).__name__}. "
+            f"Rule: {where} parses a str. Fix: pass the file's text, or use Rubric.load(path) for a file "
+            "and Rubric.from_dict(data) for parsed data."
+        )
 
 
-def _rubric_error(exc: ValidationError, source: str) -> RubricError:
-    lines = [f"{source}: invalid rubric ({exc.error_count()} problem(s)):"]
-    for problem in exc.errors():
-        where = _location([p for p in problem["loc"] if p != "[key]"])
-        value = problem.get("input")
-        shown = repr(value)
-        shown = shown if len(shown) <= 120 else shown[:117] + "..."
-        message = str(problem["msg"]).removeprefix("Value error, ")
-        kind = problem["type"]
-        if kind == "missing":
-            message = "this field is required. Fix: add it."
-            lines.append(f"  - {where}: {message}")
-            continue
-        if kind == "extra_forbidden":
-            message = (
-                "unknown field. Rule: a rubric has name, criteria, pass_threshold, description; a criterion "
-                "has name, description, scale, weight. Fix: remove or rename it (check the spelling)."
-            )
-        elif kind == "too_short" and where == "criteria":
-            message = "a rubric needs at least one criterion. Fix: add one."
-        elif kind in (
-            "int_parsing",
-            "float_parsing",
-            "int_type",
-            "float_type",
-            "string_type",
-            "dict_type",
-            "tuple_type",
-            "model_type",
-        ):
-            message = f"{message}. Fix: give a value of the expected type."
-        lines.append(f"  - {where} = {shown}: {message}")
-    lines.append(_FORMAT_HINT)
-    return RubricError("\n".join(lines))
+def as_rubric(rubric: object) -> Rubric:
+    """``rubric`` as a :class:`Rubric`: a Rubric as is, a mapping validated, a path loaded."""
+    if isinstance(rubric, Rubric):
+        return rubric
+    if isinstance(rubric, Mapping):
+        return Rubric.from_dict(rubric)
+    if isinstance(rubric, str | os.PathLike):
+        return Rubric.load(rubric)
+    raise RubricError(
+        f"rubric={type(rubric).__name__} ({str(rubric)[:60]!r}) is not a rubric. Rule: pass a judges.Rubric, "
+        "a mapping (Rubric.from_dict) or the path of a YAML/JSON rubric file. Fix: "
+        "judge(output, Rubric.load('r.yaml'))."
+    )

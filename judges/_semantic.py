@@ -32,8 +32,9 @@ from typing import Any
 from harness import RunLog
 from harness.checkers import Violation, checker
 from harness.events import AgentEnd, Handoff, LLMCall
-from judges._judge import JudgeLike
+from judges._errors import JudgeConfigError, RubricError
 from judges._judge import judge as run_judge
+from judges._protocol import JudgeLike
 from judges._rubric import Criterion, Rubric
 from judges._verdict import Verdict
 
@@ -83,10 +84,45 @@ def configure_semantic_checks(
         judge: The judge (default: the environment's default judge, see :func:`judges.judge`).
         postconditions: Agent name -> the rubric its reported result must pass.
         constraint_rubric: The rubric for "is the constraint kept?" (default :data:`CONSTRAINT_RUBRIC`).
+
+    Raises:
+        JudgeConfigError: ``judge`` is not a judge, or ``postconditions`` is not agent name -> Rubric.
+        RubricError: ``constraint_rubric`` is not a Rubric.
     """
+    _check_judge(judge, "configure_semantic_checks")
+    if postconditions is not None and not isinstance(postconditions, Mapping):
+        raise JudgeConfigError(
+            f"configure_semantic_checks(postconditions={postconditions!r}): a "
+            f"{type(postconditions).__name__} is not a mapping. Rule: postconditions maps agent names to "
+            "the Rubric each agent's result must pass. Fix: "
+            "postconditions={'writer': Rubric.load('rubrics/article.yaml')}."
+        )
+    for agent_name, rubric in (postconditions or {}).items():
+        if not isinstance(agent_name, str) or not isinstance(rubric, Rubric):
+            raise JudgeConfigError(
+                f"configure_semantic_checks(postconditions={{{agent_name!r}: {type(rubric).__name__}}}): "
+                "Rule: each key is an agent name (str) and each value a judges.Rubric. Fix: "
+                f"postconditions={{'writer': Rubric.load('rubrics/article.yaml')}}."
+            )
+    if constraint_rubric is not None and not isinstance(constraint_rubric, Rubric):
+        raise RubricError(
+            f"configure_semantic_checks(constraint_rubric={constraint_rubric!r}): a "
+            f"{type(constraint_rubric).__name__} is not a Rubric. Rule: the constraint rubric is a "
+            "judges.Rubric with one criterion. Fix: leave it out to use CONSTRAINT_RUBRIC, or pass "
+            "Rubric.load(path)."
+        )
     _CONFIG.judge = judge
     _CONFIG.postconditions = dict(postconditions or {})
     _CONFIG.constraint_rubric = constraint_rubric or CONSTRAINT_RUBRIC
+
+
+def _check_judge(judge: object, where: str) -> None:
+    if judge is not None and not isinstance(judge, JudgeLike):
+        raise JudgeConfigError(
+            f"{where}(judge={judge!r}): a {type(judge).__name__} is not a judge. Rule: a judges.Judge, an "
+            "Ensemble, another JudgeLike, or None for the environment's default judge. Fix: "
+            f"{where}(judge=Judge('smollm2', cassette='cassettes/judges/semantic.json'))."
+        )
 
 
 def _ask(candidate: Any, rubric: Rubric, context: str, judge: JudgeLike | None) -> Verdict:
@@ -101,6 +137,12 @@ def constraint_check(
     Register it yourself with ``harness.register_semantic_check("goal_drift", fn)`` to make
     the default ``goal_drift`` checker ask the judge, or select ``goal_drift_judged``.
     """
+    _check_judge(judge, "constraint_check")
+    if rubric is not None and not isinstance(rubric, Rubric):
+        raise RubricError(
+            f"constraint_check(rubric={rubric!r}): a {type(rubric).__name__} is not a Rubric. Rule: the "
+            "rubric asks whether the constraint is kept. Fix: leave it out to use CONSTRAINT_RUBRIC."
+        )
 
     def check(constraint: Any, carrier: Any, where: str) -> bool | None:
         verdict = _ask(

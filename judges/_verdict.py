@@ -9,49 +9,61 @@ A verdict has three outcomes, never silently collapsed into two:
   cassette miss answered by the ``nearest`` policy), so the score says nothing about the
   system; ``passed`` is None.
 
-``bool(verdict)`` raises :class:`TypeError` on purpose: ``assert verdict`` would otherwise
-pass for an unscored verdict. Use ``assert verdict.passed`` (the ``judge`` fixture prints
-the per-criterion table when such an assert fails) or ``verdict.assert_passed()`` (raises
-:class:`VerdictFailed` whose message is the table).
+``bool(verdict)`` raises :class:`VerdictTruthError` (a :class:`TypeError`) on purpose:
+``assert verdict`` would otherwise pass for an unscored verdict. Use ``assert verdict.passed``
+(the ``judge`` fixture prints the per-criterion table when such an assert fails) or
+``verdict.assert_passed()`` (raises :class:`VerdictFailed` whose message is the table).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from judges._errors import VerdictFailed
+from judges._errors import JudgeConfigError, UnknownCriterion, VerdictFailed, VerdictTruthError
+from judges._model import JudgesModel
+from judges._registry import build_judge
 from judges._rubric import Rubric
 
 if TYPE_CHECKING:
-    from judges._judge import JudgeLike
+    from judges._protocol import JudgeLike
 
 __all__ = ["CriterionScore", "JudgeSpec", "Verdict", "VerdictStatus"]
 
 VerdictStatus = Literal["scored", "unscored", "indeterminate"]
 
 
-class JudgeSpec(BaseModel):
+class JudgeSpec(JudgesModel):
     """How to rebuild the judge that produced a verdict: a registered name plus arguments.
 
     Credentials are never part of a spec; a rebuilt judge reads its key from the environment.
     """
 
     model_config = ConfigDict(frozen=True)
+    _error = JudgeConfigError
+    _what = "judge spec"
+    _rule = (
+        "Rule: a judge spec is name (the name a factory is registered under, e.g. 'openai') and args "
+        "(a mapping of the factory's keyword arguments). Fix: use the spec a judge gives (judge.spec)."
+    )
 
     name: str
     args: dict[str, Any] = Field(default_factory=dict)
 
     def build(self) -> JudgeLike:
         """Rebuild the judge (e.g. to re-score a stored candidate)."""
-        from judges._judge import build_judge
-
-        judge: JudgeLike = build_judge(self)
-        return judge
+        return build_judge(self)
 
 
-class CriterionScore(BaseModel):
+_VERDICT_RULE = (
+    "Rule: verdicts and their criterion scores are built by a judge; stored ones are read back with "
+    "Verdict.model_validate_json. Fix: build it from a judge's verdict (verdict.model_copy(update=...)) "
+    "rather than by hand, or give every required field a value of its type."
+)
+
+
+class CriterionScore(JudgesModel):
     """One criterion's score in a verdict.
 
     Attributes:
@@ -65,6 +77,8 @@ class CriterionScore(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True)
+    _what = "criterion score"
+    _rule = _VERDICT_RULE
 
     criterion: str
     score: float | None
@@ -75,7 +89,7 @@ class CriterionScore(BaseModel):
     agreement: float | None = None
 
 
-class Verdict(BaseModel):
+class Verdict(JudgesModel):
     """A judge's verdict on one candidate. See the module docs for the three outcomes.
 
     Attributes:
@@ -96,6 +110,8 @@ class Verdict(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True)
+    _what = "verdict"
+    _rule = _VERDICT_RULE
 
     rubric: Rubric
     status: VerdictStatus
@@ -114,10 +130,10 @@ class Verdict(BaseModel):
 
     # -- reading ------------------------------------------------------------------------
     def __bool__(self) -> bool:
-        raise TypeError(
-            "a Verdict has three outcomes (scored, unscored, indeterminate), so it has no truth value: "
-            "`assert verdict` would pass for a verdict the judge never scored. Use `assert verdict.passed` "
-            "or `verdict.assert_passed()`."
+        raise VerdictTruthError(
+            f"bool(verdict) on a verdict with status {self.status!r}: a Verdict has three outcomes (scored, "
+            "unscored, indeterminate), so it has no truth value. Rule: `assert verdict` would pass for a "
+            "verdict the judge never scored. Fix: use `assert verdict.passed` or `verdict.assert_passed()`."
         )
 
     def score_of(self, criterion: str) -> float | None:
@@ -125,7 +141,10 @@ class Verdict(BaseModel):
         for item in self.scores:
             if item.criterion == criterion:
                 return item.score
-        raise KeyError(f"verdict has no criterion {criterion!r}; it has {[s.criterion for s in self.scores]}")
+        raise UnknownCriterion(
+            f"verdict has no criterion {criterion!r}. Rule: ask for one of the criteria of its rubric "
+            f"{self.rubric.name!r}, {[s.criterion for s in self.scores]}. Fix: check the spelling."
+        )
 
     @property
     def outcome(self) -> str:

@@ -135,7 +135,7 @@ def test_calibrate_counts_unscored_as_wrong() -> None:
 
 def test_calibrate_rejects_bad_examples() -> None:
     judge = make(ScriptedEndpoint())
-    with pytest.raises(CalibrationError, match=r"example 0 .*label"):
+    with pytest.raises(CalibrationError, match=r"example 0\b(.|\n)*label: this field is required"):
         calibrate([{"id": "x", "candidate": "y"}], judge, rubric=RUBRIC)
     with pytest.raises(CalibrationError, match="no examples"):
         calibrate([], judge, rubric=RUBRIC)

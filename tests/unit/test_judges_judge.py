@@ -236,8 +236,7 @@ def test_plain_function_uses_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     endpoint = ScriptedEndpoint(reply({"correct": 2, "clear": 2}))
     monkeypatch.setenv("BROWNOUT_JUDGE_MODEL", "env-model")
     monkeypatch.setattr(module, "_DEFAULT", None)
-    default = Judge()
-    default._client = endpoint.client()
+    default = Judge(client=endpoint.client())
     monkeypatch.setattr(module, "_DEFAULT", default)
     verdict = judge("Paris", RUBRIC, context="Capital of France?")
     assert verdict.passed is True and endpoint.requests[0]["model"] == "env-model"
