@@ -126,6 +126,13 @@ class Calibration(_CalibrationModel):
 
 def cohen_kappa(a: Sequence[Any], b: Sequence[Any]) -> float:
     """Cohen's kappa between two raters' labels (any hashable categories); NaN if undefined."""
+    for name, labels in (("a", a), ("b", b)):
+        if isinstance(labels, str | Mapping) or not isinstance(labels, Sequence):
+            raise CalibrationError(
+                f"cohen_kappa({name}={str(labels)[:60]!r}): a {type(labels).__name__} is not a sequence of "
+                "labels. Rule: each rater's labels are a list, one per item, in the same order. Fix: "
+                "cohen_kappa([True, False], [True, True])."
+            )
     if len(a) != len(b):
         raise CalibrationError(
             f"cohen_kappa: the raters labelled {len(a)} and {len(b)} items. Rule: both rate the same items. "

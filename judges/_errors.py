@@ -6,7 +6,7 @@ Every message says what happened, the offending value, the rule, and the fix.
 
     JudgeError                          root of everything brownout's judges raise
     ├── RubricError (ValueError)        a rubric (Python, YAML or JSON) breaks a rule
-    │   └── UnknownCriterion (KeyError) a rubric or verdict asked for a criterion it lacks
+    │   └── UnknownCriterion (KeyError) a criterion asked for (or needed in scores) is not there
     ├── JudgeConfigError (ValueError)   an argument of a judges constructor is invalid (Judge,
     │                                   Ensemble, VerdictCache, JudgeSpec, Verdict, a registry call)
     ├── CalibrationError (ValueError)   labelled examples are unusable for calibration
@@ -44,7 +44,7 @@ class RubricError(JudgeError, ValueError):
 
 
 class UnknownCriterion(RubricError, KeyError):
-    """A rubric or a verdict was asked for a criterion it does not have."""
+    """A criterion is not there: a rubric or verdict lacks it, or scores omit it."""
 
     def __str__(self) -> str:
         # KeyError's str() quotes its argument; the message reads better as written.

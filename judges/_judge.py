@@ -318,7 +318,9 @@ class Judge(JudgeLike):
 
 
 def _bad(argument: str, value: Any, rule: str, fix: str) -> JudgeConfigError:
-    return JudgeConfigError(f"Judge({argument}={value!r}): {rule} Fix: {fix}")
+    """``Judge(argument=value): <what happened>. Rule: ... Fix: ...``"""
+    what = f"invalid value (of type {type(value).__name__}). " if rule.startswith("Rule:") else ""
+    return JudgeConfigError(f"Judge({argument}={value!r}): {what}{rule} Fix: {fix}")
 
 
 def _is_int(value: Any) -> bool:

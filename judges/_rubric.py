@@ -226,6 +226,13 @@ class Rubric(JudgesModel):
 
     def total(self, scores: Mapping[str, float]) -> float:
         """The weighted total in ``[0, 1]`` of per-criterion ``scores`` (all criteria required)."""
+        missing = [c.name for c in self.criteria if c.name not in scores]
+        if missing:
+            raise UnknownCriterion(
+                f"rubric {self.name!r}: scores {dict(scores)!r} lack criteria {missing}. Rule: the weighted "
+                "total needs a score for every criterion. Fix: score each of "
+                f"{[c.name for c in self.criteria]}."
+            )
         weights = sum(c.weight for c in self.criteria)
         return sum(c.weight * c.normalised(scores[c.name]) for c in self.criteria) / weights
 

@@ -198,6 +198,12 @@ class Verdict(JudgesModel):
 
     def rescore(self, judge: JudgeLike | None = None) -> Verdict:
         """Score the stored candidate again: with ``judge``, or the judge rebuilt from :attr:`judge`."""
+        if judge is not None and not callable(judge):
+            raise JudgeConfigError(
+                f"verdict.rescore(judge={judge!r}): a {type(judge).__name__} is not a judge. Rule: pass a "
+                "judges.Judge (or Ensemble), or nothing to rebuild the judge from the verdict's spec. Fix: "
+                "verdict.rescore(Judge('smollm2'))."
+            )
         chosen = judge if judge is not None else self.judge.build()
         return chosen(self.candidate, self.rubric, context=self.context)
 

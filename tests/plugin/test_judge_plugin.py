@@ -171,13 +171,13 @@ def test_judge_sees_substituted_chaos_runs(pytester: pytest.Pytester, tmp_path: 
     # A candidate produced by a run whose LLM call was substituted is indeterminate without asking.
     pytester.makepyfile(
         test_prov="""
-from harness._log._events import LLMCall
+from harness.events import LLMCall
 from judges import Rubric
 
 RUBRIC = {"name": "r", "criteria": [{"name": "ok", "description": "fine?", "scale": ["no", "yes"]}]}
 
 def system():
-    from harness._capture._context import current_run
+    from harness.hooks import current_run
     ctx = current_run()
     ctx.emit(LLMCall, path="/v1/chat/completions", request_digest="d", source="substituted",
              response_text="recorded elsewhere")

@@ -193,8 +193,8 @@ def test_judge_reply_substituted_by_nearest_policy_is_indeterminate(tmp_path: Pa
 
 def test_output_of_a_run_answered_by_nearest_substitution_is_indeterminate(tmp_path: Path) -> None:
     from harness import run_system
-    from harness._cassette._cassette import Cassette
-    from harness._log._events import LLMCall
+    from harness.cassettes import Cassette
+    from harness.events import LLMCall
 
     system_llm = ScriptedEndpoint("Paris is the capital of France.")
     client = system_llm.client()

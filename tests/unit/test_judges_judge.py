@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from judge_endpoint import ScriptedEndpoint, reply
 
-from harness import run_system
-from harness._log._events import LLMCall
-from harness._log._events import Verdict as VerdictEvent
-from harness._log._runlog import RunLog
+from harness import RunLog, run_system
+from harness.events import LLMCall
+from harness.events import Verdict as VerdictEvent
 from judges import Judge, JudgeCallError, JudgeConfigError, Rubric, VerdictCache, judge
 from judges._prompt import build_messages, delimiter_for
 

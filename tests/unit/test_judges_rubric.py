@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 import judges
-from judges import Criterion, JudgeSpec, Rubric, RubricError, Verdict, VerdictFailed
-from judges._verdict import CriterionScore
+from judges import Criterion, CriterionScore, JudgeSpec, Rubric, RubricError, Verdict, VerdictFailed
 
 YAML = """
 name: refund_answer

@@ -8,10 +8,8 @@ from typing import Any
 import pytest
 from judge_endpoint import ScriptedEndpoint, reply
 
-from harness import agent, run_checks, run_system
-from harness._capture._declare import constraint
-from harness._capture._instrument import handoff
-from harness._log._events import Postcondition
+from harness import agent, constraint, handoff, run_checks, run_system
+from harness.events import Postcondition
 from judges import Judge, Rubric, configure_semantic_checks, rubric_postcondition
 
 ARTICLE = Rubric.from_dict(
@@ -41,7 +39,7 @@ def _pipeline(payload: Any) -> Any:
 
 
 def test_judged_checkers_are_off_by_default_and_selectable() -> None:
-    from harness._checkers._registry import get_checkers
+    from harness.checkers import get_checkers
 
     assert "goal_drift_judged" not in [c.name for c in get_checkers("default")]
     assert {"goal_drift_judged", "phantom_completion_judged"} <= {c.name for c in get_checkers("all")}
