@@ -41,8 +41,7 @@ import pytest
 
 from faults import Fault, FaultPlan, Timeout
 from faults._clock import _real_perf_counter as clock
-from harness import agent, run_system, tool
-from harness._checkers._registry import run_checks
+from harness import agent, run_checks, run_system, tool
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -211,7 +210,7 @@ import time
 import pytest
 from faults._clock import _real_perf_counter as clock
 from scenarios import research
-from scenarios._reference import cassette_dir
+from scenarios import cassette_dir
 import conftest
 
 KINDS = {kinds!r}
@@ -308,10 +307,9 @@ def measure_pytest(variant: str, examples: int) -> dict[str, float]:
 
 def measure_direct(variant: str, runs: int) -> dict[str, float]:
     """``run_system`` + fault hooks + default checkers, replayed from the cassette, plans drawn up front."""
-    from harness._cassette._cassette import Cassette
+    from harness.cassettes import Cassette
+    from scenarios import call_sites, fault_plans, research
     from scenarios import find_reference as find
-    from scenarios import research
-    from scenarios._strategies import call_sites, fault_plans
 
     ref = find(f"research_{variant}")
     cassette = Cassette(ref.cassette_path(), record_mode="none", miss="nearest")

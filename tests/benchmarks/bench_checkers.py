@@ -25,10 +25,10 @@ from typing import Any
 import benchdoc
 import pytest
 
+from harness import RunLog, run_checks
 from harness._checkers import _common
-from harness._checkers._registry import get_checkers, run_checks
-from harness._log._digest import digest
-from harness._log._events import (
+from harness.checkers import get_checkers
+from harness.events import (
     AgentEnd,
     AgentStart,
     Constraint,
@@ -43,8 +43,8 @@ from harness._log._events import (
     StateWrite,
     ToolCall,
     Wait,
+    digest,
 )
-from harness._log._runlog import RunLog
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "benchmarks.md"

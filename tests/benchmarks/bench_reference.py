@@ -24,7 +24,7 @@ from typing import Any
 import benchdoc
 import pytest
 
-from scenarios._reference import REFERENCE_RUNS, run_reference
+from scenarios import REFERENCE_RUNS, run_reference
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "benchmarks.md"

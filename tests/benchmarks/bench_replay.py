@@ -35,7 +35,7 @@ import pytest
 
 from harness import run_system
 from harness._capture._llm import describe_request
-from harness._cassette._cassette import Cassette
+from harness.cassettes import Cassette
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "benchmarks.md"

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 import benchdoc
 from report_logs import LogBuilder, checkout_log
 
-from harness._log._runlog import RunLog
+from harness import RunLog
 from harness._report import row_from_log, write_report
 from harness._report._otel import otlp_json, spans_for
 
@@ -125,7 +125,7 @@ def measure() -> str:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         done = subprocess.run(
-            [sys.executable, "-m", "harness._cli._main", "demo", "--report", str(Path(tmp) / "demo")],
+            [sys.executable, "-m", "harness.cli", "demo", "--report", str(Path(tmp) / "demo")],
             capture_output=True,
             text=True,
             check=False,

@@ -18,9 +18,8 @@ from typing import Any
 import pytest
 
 from harness._cli._record_reference import comparable
+from scenarios import LocalLLMServer, run_reference
 from scenarios import find_reference as find
-from scenarios import run_reference
-from scenarios._llm_server import LocalLLMServer
 
 pytestmark = pytest.mark.live
 

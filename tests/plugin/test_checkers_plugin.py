@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness._cli._main import main as brownout
+from harness.cli import main as brownout
 
 SYSTEMS = '''
 import asyncio

@@ -17,7 +17,7 @@ def test_demo_finds_the_naive_research_bug_offline(tmp_path: Path) -> None:
         pytest.fail("cassettes/reference/research_naive.json is missing: the demo has nothing to replay")
     report = tmp_path / "demo"
     done = subprocess.run(
-        [sys.executable, "-m", "harness._cli._main", "demo", "--only", "research_naive", "--examples", "20",
+        [sys.executable, "-m", "harness.cli", "demo", "--only", "research_naive", "--examples", "20",
          "--workers", "1", "--report", str(report)],
         capture_output=True, text=True, check=False, timeout=600, cwd=tmp_path,
     )  # fmt: skip
@@ -39,7 +39,7 @@ def test_demo_finds_the_naive_research_bug_offline(tmp_path: Path) -> None:
 def test_demo_without_cassettes_says_where_they_come_from(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from harness._cli._main import main as cli_main
+    from harness.cli import main as cli_main
 
     monkeypatch.setattr(_demo, "available_systems", lambda: [])
     assert cli_main(["demo"]) == 2

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness._cli._main import main as cli_main
+from harness.cli import main as cli_main
 
 pytest_plugins = ["pytester"]
 
@@ -17,7 +17,7 @@ pytest_plugins = ["pytester"]
 def _init(*argv: str) -> subprocess.CompletedProcess[str]:
     # The real console entry point, in a fresh interpreter.
     return subprocess.run(
-        [sys.executable, "-m", "harness._cli._main", "init", *argv],
+        [sys.executable, "-m", "harness.cli", "init", *argv],
         capture_output=True,
         text=True,
         check=False,
@@ -155,7 +155,7 @@ def test_doctor_says_what_it_sees_and_what_it_cannot(pytester: pytest.Pytester) 
     try:
         (pytester.path / "shopapp.py").write_text(APP.format(port=server.port), encoding="utf-8")
         done = subprocess.run(
-            [sys.executable, "-m", "harness._cli._main", "doctor", "shopapp:checkout", "--args", '["sku-1"]'],
+            [sys.executable, "-m", "harness.cli", "doctor", "shopapp:checkout", "--args", '["sku-1"]'],
             cwd=pytester.path,
             capture_output=True,
             text=True,
@@ -198,7 +198,7 @@ def test_doctor_reports_a_run_that_raised(pytester: pytest.Pytester) -> None:
         encoding="utf-8",
     )
     done = subprocess.run(
-        [sys.executable, "-m", "harness._cli._main", "doctor", "broken:main"],
+        [sys.executable, "-m", "harness.cli", "doctor", "broken:main"],
         cwd=pytester.path,
         capture_output=True,
         text=True,
@@ -229,7 +229,7 @@ def test_doctor_usage_errors(argv: list[str], needle: str, capsys: pytest.Captur
 
 
 def _reference_naive_runs() -> list[object]:
-    from scenarios._reference import REFERENCE_RUNS
+    from scenarios import REFERENCE_RUNS
 
     return [
         pytest.param(ref, id=ref.name)
@@ -242,8 +242,8 @@ def _reference_naive_runs() -> list[object]:
 def test_doctor_lists_each_reference_systems_agents_and_tools(
     ref: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from harness._log._events import AgentStart, ToolCall
-    from scenarios._reference import run_reference
+    from harness.events import AgentStart, ToolCall
+    from scenarios import run_reference
 
     expected = run_reference(ref, miss="nearest").log  # type: ignore[arg-type]
     agents = {e.name for e in expected.of(AgentStart)}

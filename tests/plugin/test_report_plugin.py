@@ -196,7 +196,7 @@ def test_faulted_runs_are_classified_silent_loud_handled(project: pytest.Pyteste
     summary = (out / "summary.md").read_text(encoding="utf-8")
     assert "tool[send_email]#1: error(ConnectionError)" in summary
     # and `brownout report` re-renders the same bytes from what is stored
-    from harness._cli._main import main as cli_main
+    from harness.cli import main as cli_main
 
     before = page.encode("utf-8")
     assert cli_main(["report", str(out)]) == 0

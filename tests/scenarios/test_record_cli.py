@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness._cli._main import main as brownout
+from harness.cli import main as brownout
 
 
 def test_record_reference_help_lists_its_options(capsys: pytest.CaptureFixture[str]) -> None:

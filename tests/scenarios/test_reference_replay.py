@@ -43,7 +43,7 @@ def test_every_committed_cassette_belongs_to_a_reference_run() -> None:
 
 
 def test_a_request_that_was_not_recorded_is_a_miss_not_a_network_call() -> None:
-    from harness._cassette._cassette import Cassette
+    from harness.cassettes import Cassette
 
     ref = find("checkout_naive")
     other_order = checkout.Order(

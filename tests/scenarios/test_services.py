@@ -7,10 +7,9 @@ import socket
 
 import pytest
 
-from scenarios import _llm_server
+from scenarios import LLMServerError, ServiceCallError, ServiceError, ServiceUnavailable, _llm_server
 from scenarios._common import check_variant, parse_json_object
-from scenarios._errors import LLMServerError, ServiceError
-from scenarios._http import ServiceCallError, ServiceUnavailable, call_service
+from scenarios._http import call_service
 from scenarios._shop import ShopService
 from scenarios.research import SearchService, VectorIndex
 

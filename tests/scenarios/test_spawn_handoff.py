@@ -8,7 +8,7 @@ import pydantic
 import pytest
 
 import harness
-from harness._errors import ConfigError
+from harness import ConfigError
 
 
 class Brief(pydantic.BaseModel):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from harness._log._digest import digest
-from harness._log._events import (
+from harness import RunLog
+from harness.events import (
     AgentEnd,
     AgentStart,
     Compensation,
@@ -24,8 +24,8 @@ from harness._log._events import (
     StateWrite,
     ToolCall,
     Wait,
+    digest,
 )
-from harness._log._runlog import RunLog
 
 E = TypeVar("E", bound=EventBase)
 

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness._log._events import (
-    AgentEnd,
-    AgentStart,
-    FaultInjected,
-    LLMCall,
-    RunEnd,
-    RunStart,
-    ToolCall,
-    Verdict,
-)
-from harness._log._runlog import RunLog
+from harness import RunLog
+from harness.events import AgentEnd, AgentStart, FaultInjected, LLMCall, RunEnd, RunStart, ToolCall, Verdict
 
 
 class LogBuilder:

@@ -12,10 +12,9 @@ import pytest
 from _support.fake_openai import FakeOpenAI
 from conftest import API_KEY, SocketGuard
 
-from harness import CassetteMiss, agent, run_system, tool
-from harness._cassette._cassette import Cassette
-from harness._errors import CassetteError, ConfigError
-from harness._log._events import LLMCall, ToolCall
+from harness import CassetteError, CassetteMiss, ConfigError, agent, run_system, tool
+from harness.cassettes import Cassette
+from harness.events import LLMCall, ToolCall
 
 WEATHER_TOOL = {
     "type": "function",

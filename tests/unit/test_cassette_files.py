@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness._cassette._cassette import Cassette
 from harness._cassette._recording import Recording as _Recording
+from harness.cassettes import Cassette
 
 WRITER = r"""
 import sys
-from harness._cassette._cassette import Cassette
+from harness.cassettes import Cassette
 from harness._cassette._recording import Recording as _Recording
 
 path = sys.argv[1]

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 import harness
-from harness._checkers._registry import get_checkers, run_checks
-from harness._cli._main import main as cli
-from harness._errors import ConfigError
-from harness._log._events import DeadLetter, Escalation, Postcondition
+from harness import ConfigError, run_checks
+from harness.checkers import get_checkers
+from harness.cli import main as cli
+from harness.events import DeadLetter, Escalation, Postcondition
 
 TWELVE = [
     "duplicate_side_effects",

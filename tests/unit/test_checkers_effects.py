@@ -5,7 +5,7 @@ from __future__ import annotations
 from checker_logs import LogBuilder
 
 from harness._checkers._side_effects import duplicate_side_effects, reports_failure, saga_compensation
-from harness._log._events import DeadLetter, Escalation
+from harness.events import DeadLetter, Escalation
 
 EMAIL = {"to": "ada@example.com", "subject": "receipt"}
 

@@ -10,12 +10,12 @@ import pytest
 from checker_logs import LogBuilder
 
 import harness
+from harness import ConfigError
 from harness._checkers import _budget
 from harness._checkers._budget import context_budget, count_prompt_tokens
 from harness._checkers._handoffs import carries, goal_drift, handoff_contract
-from harness._checkers._semantic import unregister_semantic_check
-from harness._errors import ConfigError
-from harness._log._events import Constraint
+from harness.checkers import unregister_semantic_check
+from harness.events import Constraint
 
 
 # -- handoff_contract ------------------------------------------------------------------------

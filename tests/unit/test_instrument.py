@@ -6,9 +6,8 @@ import asyncio
 
 import pytest
 
-from harness import ConfigError, WorkerKilled, agent, run_system, tool
-from harness._capture._context import RunHooks
-from harness._log._events import AgentEnd, AgentStart, Compensation, ToolCall
+from harness import ConfigError, RunHooks, WorkerKilled, agent, run_system, tool
+from harness.events import AgentEnd, AgentStart, Compensation, ToolCall
 
 
 @tool(side_effect=True, compensate="refund")

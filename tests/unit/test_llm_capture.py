@@ -12,9 +12,9 @@ import openai
 import pytest
 
 from harness import RunHooks, agent, run_system
-from harness._capture._context import LLMSite, RunContext
 from harness._capture._llm import capture, describe_request, parse_sse
-from harness._log._events import LLMCall
+from harness.events import LLMCall
+from harness.hooks import LLMSite, RunContext
 
 SSE = (
     'data: {"choices":[{"index":0,"delta":{"role":"assistant"}}]}\n\n'

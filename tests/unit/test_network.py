@@ -32,7 +32,7 @@ from faults import (
     network,
 )
 from harness import run_system
-from harness._log._events import FaultInjected
+from harness.events import FaultInjected
 
 
 class EchoServer:

@@ -15,8 +15,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.trace import SpanKind, StatusCode
 from report_logs import LogBuilder, checkout_log
 
-from harness._cli._main import main as cli_main
 from harness._report._otel import OTelExportError, export_runs, load_otlp_json, otlp_json, spans_for
+from harness.cli import main as cli_main
 
 EPOCH = 1_700_000_000.0
 

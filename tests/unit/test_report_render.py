@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from report_logs import checkout_log
 
-from harness._cli._main import main as cli_main
-from harness._log._runlog import RunLog
+from harness import RunLog
 from harness._report import ReportError, ResultRow, read_results, render_report, row_from_log, write_report
+from harness.cli import main as cli_main
 
 VIOLATION = {
     "checker": "duplicate_side_effects",

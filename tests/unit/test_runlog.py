@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from harness import RunLog, RunLogError
-from harness._log._events import AgentStart, FaultInjected, RunEnd, RunStart, ToolCall, event_adapter
+from harness.events import AgentStart, FaultInjected, RunEnd, RunStart, ToolCall, event_adapter
 
 
 def _log() -> RunLog:

@@ -7,9 +7,8 @@ import time
 
 import pytest
 
-from harness import agent, run_system
-from harness._capture._context import current_run
-from harness._log._events import AgentEnd, RunEnd
+from harness import agent, current_run, run_system
+from harness.events import AgentEnd, RunEnd
 
 
 async def _system(n: int) -> int:
