@@ -2,17 +2,14 @@
 
 A :class:`Fault` is a site selector (``site``, ``target``, ``call``) plus an effect; a
 :class:`FaultPlan` is a small ordered set of faults, and ``plan.hooks()`` injects them
-into a run. Network faults (Toxiproxy) live in :mod:`faults.network`.
+into a run. Each effect is one class registered in the effect registry
+(:func:`register_effect`), whose ``decide`` returns what happens at a site; a custom
+effect is registered the same way. Network faults (Toxiproxy) live in :mod:`faults.network`.
 """
 
 from faults._clock import LogicalClock, VirtualClockLoop, patched_time, real_monotonic
-from faults._errors import AckLost, FaultError, FaultPlanError, NetworkFaultError
-from faults._inject import DeadlineCancelled, PlanHooks
-from faults._models import (
-    EFFECTS,
-    SITES,
+from faults._effects import (
     Bandwidth,
-    Chance,
     ContextLengthExceeded,
     Corrupt,
     Delay,
@@ -20,12 +17,8 @@ from faults._models import (
     Down,
     Drop,
     Duplicate,
-    Effect,
-    EffectBase,
     EmptyResponse,
     EmptyResult,
-    Fault,
-    FaultPlan,
     Hang,
     Kill,
     Latency,
@@ -45,8 +38,12 @@ from faults._models import (
     Timeout,
     ToolError,
     TruncatedResponse,
-    effect_kinds,
 )
+from faults._errors import AckLost, FaultError, FaultPlanError, NetworkFaultError
+from faults._inject import PlanHooks
+from faults._models import Chance, Effect, Fault, FaultPlan
+from faults._registry import EFFECTS, SITES, EffectBase, effect_kinds, register_effect
+from harness.hooks import DeadlineCancelled
 
 __all__ = [
     "EFFECTS",
@@ -96,4 +93,5 @@ __all__ = [
     "effect_kinds",
     "patched_time",
     "real_monotonic",
+    "register_effect",
 ]

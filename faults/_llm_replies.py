@@ -14,24 +14,19 @@ from typing import Any
 
 import httpx2
 
-from faults._models import (
-    ContextLengthExceeded,
-    Disconnect,
-    EffectBase,
-    EmptyResponse,
-    MalformedResponse,
-    RateLimit,
-    ServerError,
-)
-
 __all__ = [
-    "TruncatedAsyncStream",
-    "TruncatedSyncStream",
+    "TruncatedStream",
+    "context_length_reply",
     "cut_sse",
+    "disconnected",
+    "empty_reply",
+    "malformed_reply",
+    "rate_limit_reply",
     "read_timeout",
     "request_for",
-    "synthetic_reply",
+    "server_error_reply",
     "truncated_body_error",
+    "truncated_reply",
 ]
 
 _ERROR_BODIES: dict[int, dict[str, Any]] = {
@@ -109,60 +104,70 @@ def _json(status: int, body: Any, request: httpx2.Request, headers: dict[str, st
     return httpx2.Response(status, headers=headers, content=json.dumps(body).encode(), request=request)
 
 
-def synthetic_reply(effect: EffectBase, request: httpx2.Request, call: int) -> httpx2.Response:
-    """The response a failing OpenAI-compatible server sends for ``effect``.
+def _model(request: httpx2.Request) -> str:
+    return str(_body(request).get("model") or "unknown-model")
 
-    Raises:
-        httpx2.RemoteProtocolError: for :class:`Disconnect` (no response at all).
-    """
-    body = _body(request)
-    model = str(body.get("model") or "unknown-model")
-    stream = bool(body.get("stream"))
-    if isinstance(effect, RateLimit):
-        wait = effect.retry_after
-        extra = {
-            "x-ratelimit-limit-requests": "500",
-            "x-ratelimit-remaining-requests": "0",
-            "x-ratelimit-reset-requests": f"{wait or 1:g}s",
-        }
-        if wait is not None:
-            extra["retry-after"] = f"{wait:g}"
-            extra["retry-after-ms"] = str(int(wait * 1000))
-        error = {
-            "message": (
-                f"Rate limit reached for {model} in organization org-brownout on requests per min (RPM): "
-                f"Limit 500, Used 500, Requested 1. Please try again in {wait or 1:g}s. Visit "
-                "https://platform.openai.com/account/rate-limits to learn more."
-            ),
-            "type": "requests",
-            "param": None,
-            "code": "rate_limit_exceeded",
-        }
-        return _json(429, {"error": error}, request, _headers(call, **extra))
-    if isinstance(effect, ServerError):
-        if effect.status == 502:
-            return httpx2.Response(
-                502, headers=_headers(call, "text/html"), content=_BAD_GATEWAY.encode(), request=request
-            )
-        return _json(effect.status, {"error": _ERROR_BODIES[effect.status]}, request, _headers(call))
-    if isinstance(effect, ContextLengthExceeded):
-        error = {
-            "message": (
-                "This model's maximum context length is 4096 tokens. However, your messages resulted in "
-                "5120 tokens. Please reduce the length of the messages."
-            ),
-            "type": "invalid_request_error",
-            "param": "messages",
-            "code": "context_length_exceeded",
-        }
-        return _json(400, {"error": error}, request, _headers(call))
-    if isinstance(effect, MalformedResponse):
-        return _malformed(request, model, stream, call)
-    if isinstance(effect, EmptyResponse):
-        return _empty(request, model, stream, call)
-    if isinstance(effect, Disconnect):
-        raise httpx2.RemoteProtocolError("Server disconnected without sending a response.", request=request)
-    raise TypeError(f"{getattr(effect, 'kind', effect)!r} is not a synthetic-reply effect")
+
+def rate_limit_reply(request: httpx2.Request, call: int, retry_after: float | None) -> httpx2.Response:
+    """HTTP 429 with ``retry-after`` and the provider's ``rate_limit_exceeded`` error body."""
+    wait = retry_after
+    extra = {
+        "x-ratelimit-limit-requests": "500",
+        "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": f"{wait or 1:g}s",
+    }
+    if wait is not None:
+        extra["retry-after"] = f"{wait:g}"
+        extra["retry-after-ms"] = str(int(wait * 1000))
+    error = {
+        "message": (
+            f"Rate limit reached for {_model(request)} in organization org-brownout on requests per min "
+            f"(RPM): Limit 500, Used 500, Requested 1. Please try again in {wait or 1:g}s. Visit "
+            "https://platform.openai.com/account/rate-limits to learn more."
+        ),
+        "type": "requests",
+        "param": None,
+        "code": "rate_limit_exceeded",
+    }
+    return _json(429, {"error": error}, request, _headers(call, **extra))
+
+
+def server_error_reply(request: httpx2.Request, call: int, status: int) -> httpx2.Response:
+    """HTTP 500/503/504 with the provider's error body; 502 as a gateway's HTML page."""
+    if status == 502:
+        return httpx2.Response(
+            502, headers=_headers(call, "text/html"), content=_BAD_GATEWAY.encode(), request=request
+        )
+    return _json(status, {"error": _ERROR_BODIES[status]}, request, _headers(call))
+
+
+def context_length_reply(request: httpx2.Request, call: int) -> httpx2.Response:
+    """HTTP 400 ``invalid_request_error`` with code ``context_length_exceeded``."""
+    error = {
+        "message": (
+            "This model's maximum context length is 4096 tokens. However, your messages resulted in "
+            "5120 tokens. Please reduce the length of the messages."
+        ),
+        "type": "invalid_request_error",
+        "param": "messages",
+        "code": "context_length_exceeded",
+    }
+    return _json(400, {"error": error}, request, _headers(call))
+
+
+def malformed_reply(request: httpx2.Request, call: int) -> httpx2.Response:
+    """HTTP 200 whose JSON body (or SSE event) stops mid-document."""
+    return _malformed(request, _model(request), bool(_body(request).get("stream")), call)
+
+
+def empty_reply(request: httpx2.Request, call: int) -> httpx2.Response:
+    """HTTP 200 with a well-formed reply whose content is empty."""
+    return _empty(request, _model(request), bool(_body(request).get("stream")), call)
+
+
+def disconnected(request: httpx2.Request) -> httpx2.RemoteProtocolError:
+    """The error a connection closed before any reply raises."""
+    return httpx2.RemoteProtocolError("Server disconnected without sending a response.", request=request)
 
 
 def _chat_id(call: int) -> str:
@@ -253,8 +258,18 @@ def truncated_body_error(request: httpx2.Request) -> httpx2.RemoteProtocolError:
     )
 
 
-class TruncatedSyncStream(httpx2.SyncByteStream):
-    """Yields the bytes that arrived, then fails like a connection cut mid-body."""
+def truncated_reply(real: httpx2.Response, head: bytes, request: httpx2.Request) -> httpx2.Response:
+    """``real``'s status and headers with a body that stops after ``head``, like a cut connection."""
+    headers = {
+        k: v for k, v in real.headers.items() if k.lower() not in ("content-length", "content-encoding")
+    }
+    return httpx2.Response(
+        real.status_code, headers=headers, stream=TruncatedStream(head, request), request=request
+    )
+
+
+class TruncatedStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):
+    """Yields the bytes that arrived, then fails like a connection cut mid-body (sync or async)."""
 
     def __init__(self, head: bytes, request: httpx2.Request) -> None:
         self._head = head
@@ -265,15 +280,6 @@ class TruncatedSyncStream(httpx2.SyncByteStream):
             yield self._head
         raise truncated_body_error(self._request)
 
-
-class TruncatedAsyncStream(httpx2.AsyncByteStream):
-    """Async twin of :class:`TruncatedSyncStream`."""
-
-    def __init__(self, head: bytes, request: httpx2.Request) -> None:
-        self._head = head
-        self._request = request
-
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        if self._head:
-            yield self._head
-        raise truncated_body_error(self._request)
+        for chunk in self:  # the same bytes, then the same error
+            yield chunk

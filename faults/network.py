@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from faults._errors import NetworkFaultError
-from faults._models import Down, Fault, Latency, Timeout
+
+if TYPE_CHECKING:
+    from faults._models import Fault
 
 __all__ = [
     "api_host",
@@ -145,30 +147,12 @@ def toxic_for(fault: Fault, index: int = 0) -> dict[str, Any] | None:
     Returns ``None`` for :class:`~faults.Down`, which disables the proxy instead.
     """
     effect = fault.effect
-    if isinstance(effect, Down):
+    if "network" not in effect.sites:
+        raise NetworkFaultError(f"{fault}: effect {effect.kind!r} is not a network effect.")
+    toxic = effect.toxic()
+    if toxic is None:
         return None
-    kind = effect.kind
-    ms = 1000.0
-    if isinstance(effect, Latency):
-        kind, attributes = "latency", {"latency": int(effect.seconds * ms), "jitter": int(effect.jitter * ms)}
-    elif isinstance(effect, Timeout):
-        attributes = {"timeout": int((effect.after or 0) * ms)}
-    elif kind == "bandwidth":
-        attributes = {"rate": int(effect.rate)}  # type: ignore[union-attr]
-    elif kind == "slow_close":
-        attributes = {"delay": int(effect.delay * ms)}  # type: ignore[union-attr]
-    elif kind == "reset_peer":
-        attributes = {"timeout": int(effect.after * ms)}  # type: ignore[union-attr]
-    elif kind == "slicer":
-        attributes = {
-            "average_size": int(effect.average_size),  # type: ignore[union-attr]
-            "size_variation": int(effect.size_variation),  # type: ignore[union-attr]
-            "delay": int(effect.delay * 1_000_000),  # type: ignore[union-attr]
-        }
-    elif kind == "limit_data":
-        attributes = {"bytes": int(effect.bytes)}  # type: ignore[union-attr]
-    else:
-        raise NetworkFaultError(f"{fault}: effect {kind!r} is not a network effect.")
+    kind, attributes = toxic
     stream = getattr(effect, "stream", "downstream")
     return {
         "name": f"brownout_{index}_{kind}_{stream}",

@@ -18,14 +18,11 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from faults import EFFECTS, SITES, Fault, FaultPlan, effect_kinds
+from faults import EFFECTS, SITES, EffectBase, Fault, FaultPlan, effect_kinds
 from harness import ConfigError, RunLog
 from harness.events import AgentStart, LLMCall, MessageSend, StateRead, StateWrite, ToolCall
 
 __all__ = ["CallSite", "call_sites", "effects_for", "fault_plans", "fault_strategy", "parse_kinds"]
-
-# Which state operation each state effect acts on.
-_STATE_OPS = {"stale_read": "read", "corrupt": "write", "lost_write": "write"}
 
 
 @dataclass(frozen=True, order=True)
@@ -119,41 +116,24 @@ def effects_for(site: CallSite, kinds: dict[str, list[str]]) -> list[str]:
     """The effect kinds that may be drawn at ``site`` under the ``kinds`` selection."""
     allowed = kinds.get(site.site, [])
     if site.site == "state":
-        return [k for k in allowed if _STATE_OPS.get(k) == site.op]
+        return [k for k in allowed if EFFECTS[k].acts_on == site.op]
     return list(allowed)
 
 
-# Parameter choices per effect kind: the default first (shrinking goes there), then values
-# that matter in practice (just under / over common client timeouts, long outages).
-_PARAMS: dict[str, dict[str, list[Any]]] = {
-    "latency": {"seconds": [2.0, 0.5, 10.0, 45.0]},
-    "timeout": {"after": [None, 5.0, 30.0, 120.0]},
-    "rate_limit": {"retry_after": [1.0, 20.0, None]},
-    "server_error": {"status": [500, 503, 502, 504]},
-    "truncated": {"after_chunks": [1, 0, 3]},
-    "error": {"error_type": ["ConnectionError", "RuntimeError", "TimeoutError", "ValueError"]},
-    "slow_then_succeed": {"seconds": [40.0, 5.0, 120.0]},
-    "lost_ack": {"after": [30.0, 5.0, 120.0]},
-    "delay": {"seconds": [5.0, 1.0, 30.0]},
-    "reorder": {"hold": [10.0]},
-    "kill": {"after_calls": [0, 1, 2]},
-    "bandwidth": {"rate": [10, 1, 100]},
-    "slow_close": {"delay": [1.0, 5.0]},
-    "reset_peer": {"after": [0.0, 0.5]},
-    "slicer": {"average_size": [8, 1, 64]},
-    "limit_data": {"bytes": [64, 1, 1024]},
-}
+def _effect(kind: str) -> st.SearchStrategy[Any]:
+    return _effect_of(EFFECTS[kind])
 
 
 @functools.cache
-def _effect(kind: str) -> st.SearchStrategy[Any]:
-    # Built once per kind: strategies are cheap to draw from, not to build.
-    cls = EFFECTS[kind]
-    params = _PARAMS.get(kind, {})
+def _effect_of(cls: type[EffectBase]) -> st.SearchStrategy[Any]:
+    # Built once per effect class: strategies are cheap to draw from, not to build. Each
+    # effect lists its parameter choices (``explore``), the default first (shrinking goes
+    # there), then values that matter in practice.
+    params = cls.explore
     if not params:
         return st.just(cls())
     names = list(params)
-    return st.tuples(*(st.sampled_from(params[name]) for name in names)).map(
+    return st.tuples(*(st.sampled_from(list(params[name])) for name in names)).map(
         functools.partial(_build, cls, names)
     )
 
@@ -208,7 +188,7 @@ def fault_plans(
 
 def _selection(fault: Fault) -> tuple[Any, ...]:
     # Two faults selecting the same call would shadow each other: keep one per selection.
-    return (fault.site, fault.target, str(fault.call), _STATE_OPS.get(fault.effect.kind))
+    return (fault.site, fault.target, str(fault.call), fault.effect.acts_on)
 
 
 def _plan(faults: list[Fault]) -> FaultPlan:

@@ -3,8 +3,8 @@
 Every send and receive becomes an event (``message_send`` / ``message_receive``), and a
 receive that has to block is bracketed by ``wait`` begin/end events naming who waits
 (``waiter``) on whom (``waits_for``), from which the liveness checker builds its wait-for
-graph. Message faults (drop, duplicate, delay, reorder) are applied here, as chosen by the
-run's hooks. Outside a run a channel is a plain in-memory queue.
+graph. Message faults are applied here, as the run's hooks decide (drop, duplicate, delay,
+hold back behind the next message). Outside a run a channel is a plain in-memory queue.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness._capture._context import _FRAME, _RUN, MessageSite, RunContext
+from harness._capture._decisions import DelayMessage, DropMessage, DuplicateMessage, HoldMessage
 from harness._errors import ChannelEmpty, ConfigError, WorkerKilled
 from harness._log._events import MessageReceive, MessageSend, Wait
 from harness._log._jsonable import jsonable
@@ -106,8 +107,7 @@ class Channel:
             call = self._sends.get(ctx, 0) + 1
             self._sends[ctx] = call
         message = _Message(f"{self.name}#{call}", payload, sender, recipient, order=next(self._order))
-        effect = ctx.hooks.message_send(ctx, MessageSite(self.name, _agent(), call, sender, recipient))
-        kind = getattr(effect, "kind", None)
+        decision = ctx.hooks.message_send(ctx, MessageSite(self.name, _agent(), call, sender, recipient))
         ctx.emit(
             MessageSend,
             channel=self.name,
@@ -115,22 +115,22 @@ class Channel:
             sender=sender,
             recipient=recipient,
             payload=scrub(jsonable(payload)),
-            delivered=kind != "drop",
+            delivered=not isinstance(decision, DropMessage),
         )
         if sender and sender not in self._senders:
             self._senders.append(sender)
-        if kind == "drop":
+        if isinstance(decision, DropMessage):
             return message.id
-        if kind == "delay":
-            message.available_at = ctx.now() + float(effect.seconds)
-        if kind == "reorder":
+        if isinstance(decision, DelayMessage):
+            message.available_at = ctx.now() + float(decision.seconds)
+        if isinstance(decision, HoldMessage):
             # Held back: it goes right behind the next message, or after `hold` seconds.
             self._deliver(message)
-            message.available_at = ctx.now() + float(effect.hold)
+            message.available_at = ctx.now() + float(decision.hold)
             self._held = message
             return message.id
         self._deliver(message)
-        if kind == "duplicate":
+        if isinstance(decision, DuplicateMessage):
             twin = _Message(message.id, payload, sender, recipient, message.available_at, next(self._order))
             self._deliver(twin)
         return message.id

@@ -10,7 +10,9 @@ Two context variables carry everything the instrumentation needs:
 
 Fault injection plugs in through :class:`RunHooks`: the instrumentation calls the hooks of
 the active run at every injection point (LLM request, tool call, agent entry, channel,
-state). The default hooks do nothing; ``faults`` supplies an implementation driven by a
+state). A hook decides what happens to the step (a decision from
+:mod:`harness._capture._decisions`), and the executors there carry the decision out. The
+default hooks let every step proceed; ``faults`` supplies decisions driven by a
 :class:`faults.FaultPlan`.
 """
 
@@ -24,6 +26,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from harness._capture._decisions import (
+    PROCEED,
+    MessageDecision,
+    StateDecision,
+    StepDecision,
+    acarry_out,
+    carry_out,
+)
 from harness._log._events import AnyEvent, EventBase
 from harness._log._runlog import RunLog
 
@@ -38,6 +48,7 @@ __all__ = [
     "RunHooks",
     "StateSite",
     "ToolSite",
+    "WorkerSite",
     "current_frame",
     "current_run",
 ]
@@ -103,48 +114,87 @@ class StateSite:
     key: str
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerSite:
+    """An agent scope opening: handed to :meth:`RunHooks.decide_agent`."""
+
+    name: str
+    call: int  # 1-based count of entries into this agent in the run
+
+
 class RunHooks:
     """Injection points, called by the instrumentation at every step. Override what you need.
 
-    Each ``*_call``/``*_request`` hook gets a ``proceed`` callable that performs the real
-    step; a hook may delay it, skip it, call it and then fail, or replace its result.
+    The simple way is to override the ``decide_*`` methods (and :meth:`message_send`,
+    :meth:`state_op`): each returns a decision (:class:`harness.hooks.Proceed`,
+    :class:`harness.hooks.Wait`, :class:`harness.hooks.Fail`, ...) that the instrumentation
+    carries out the same way in sync and async code. For full control, override the
+    ``*_call``/``*_request``/``*_enter`` hooks themselves: each gets a ``proceed`` callable
+    that performs the real step.
     """
 
+    # -- decisions ------------------------------------------------------------------------
+    def decide_tool(self, ctx: RunContext, site: ToolSite) -> StepDecision:
+        """What happens to a tool call (default: it proceeds)."""
+        return PROCEED
+
+    def decide_llm(self, ctx: RunContext, site: LLMSite) -> StepDecision:
+        """What happens to an LLM request (default: it proceeds)."""
+        return PROCEED
+
+    def decide_agent(self, ctx: RunContext, site: WorkerSite) -> StepDecision:
+        """What happens when an agent scope opens (default: it proceeds)."""
+        return PROCEED
+
+    def step_done(self, ctx: RunContext) -> None:
+        """Called when a tool call or LLM request completed (its reply was produced)."""
+
+    def message_send(self, ctx: RunContext, site: MessageSite) -> MessageDecision | None:
+        """Called by a channel before it delivers a message; ``None`` delivers it normally."""
+        return None
+
+    def state_op(self, ctx: RunContext, site: StateSite) -> StateDecision | None:
+        """Called by a state store before a read or write; ``None`` performs it normally."""
+        return None
+
+    # -- the injection points -------------------------------------------------------------
     def tool_call(self, ctx: RunContext, site: ToolSite, proceed: Callable[[], T]) -> T:
-        return proceed()
+        return carry_out(self.decide_tool(ctx, site), ctx, proceed, lambda: self.step_done(ctx))
 
     async def atool_call(self, ctx: RunContext, site: ToolSite, proceed: Callable[[], Awaitable[T]]) -> T:
-        return await proceed()
+        return await acarry_out(self.decide_tool(ctx, site), ctx, proceed, lambda: self.step_done(ctx))
 
     def llm_request(
         self, ctx: RunContext, site: LLMSite, proceed: Callable[[], httpx2.Response]
     ) -> httpx2.Response:
-        return proceed()
+        return carry_out(self.decide_llm(ctx, site), ctx, proceed, lambda: self.step_done(ctx))
 
     async def allm_request(
         self, ctx: RunContext, site: LLMSite, proceed: Callable[[], Awaitable[httpx2.Response]]
     ) -> httpx2.Response:
-        return await proceed()
+        return await acarry_out(self.decide_llm(ctx, site), ctx, proceed, lambda: self.step_done(ctx))
 
     def agent_enter(self, ctx: RunContext, name: str, call: int) -> None:
         """Called when an agent scope opens (sync code)."""
+        carry_out(self.decide_agent(ctx, WorkerSite(name, call)), ctx, _nothing, _nothing)
 
     async def aagent_enter(self, ctx: RunContext, name: str, call: int) -> None:
         """Called when an agent scope opens (async code)."""
-
-    def message_send(self, ctx: RunContext, site: MessageSite) -> Any:
-        """Called by a channel before it delivers a message; return a message effect or ``None``."""
-        return None
-
-    def state_op(self, ctx: RunContext, site: StateSite) -> Any:
-        """Called by a state store before a read or write; return a state effect or ``None``."""
-        return None
+        await acarry_out(self.decide_agent(ctx, WorkerSite(name, call)), ctx, _anothing, _nothing)
 
     def run_start(self, ctx: RunContext) -> None:
         """Called once when the run starts, after its ``run_start`` event (e.g. to arm network faults)."""
 
     def run_end(self, ctx: RunContext) -> None:
         """Called once when the run ends, even if it failed (e.g. to disarm network faults)."""
+
+
+def _nothing() -> None:
+    return None
+
+
+async def _anothing() -> None:
+    return None
 
 
 _NO_HOOKS = RunHooks()

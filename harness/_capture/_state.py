@@ -2,8 +2,8 @@
 
 Every read and write becomes an event (``state_read`` / ``state_write``) carrying the key,
 the versions involved and the fencing token, from which the ``lost_update`` and
-``stale_fencing_token`` checkers work. State faults (corruption, stale read, lost write)
-are applied here, as chosen by the run's hooks. Outside a run a store is a plain
+``stale_fencing_token`` checkers work. State faults are applied here, as the run's hooks
+decide (serve a stale read, corrupt a write, lose a write). Outside a run a store is a plain
 versioned dictionary.
 """
 
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from harness._capture._context import _FRAME, _RUN, RunContext, StateSite
+from harness._capture._decisions import CorruptWrite, LoseWrite, ServeStale, StateDecision
 from harness._errors import ConfigError, StaleFencingToken
 from harness._log._events import StateRead, StateWrite
 from harness._log._jsonable import jsonable
@@ -100,15 +101,14 @@ class StateStore:
         history = self._history.get(key)
         return history[-1] if history else (0, None)
 
-    def _fault(self, ctx: RunContext, op: str, key: str) -> str | None:
+    def _fault(self, ctx: RunContext, op: str, key: str) -> StateDecision | None:
         with ctx._lock:
             counts = self._counts.get(ctx)
             if counts is None:
                 counts = self._counts[ctx] = {"read": 0, "write": 0}
             counts[op] += 1
             call = counts[op]
-        effect = ctx.hooks.state_op(ctx, StateSite(self.name, _agent(), op, call, key))
-        return getattr(effect, "kind", None)
+        return ctx.hooks.state_op(ctx, StateSite(self.name, _agent(), op, call, key))
 
     @staticmethod
     def _check_key(key: Any) -> None:
@@ -120,11 +120,11 @@ class StateStore:
         """The value of ``key`` and its version (``Versioned(None, 0)`` if absent)."""
         self._check_key(key)
         ctx = _RUN.get()
-        kind = self._fault(ctx, "read", key) if ctx is not None else None
+        decision = self._fault(ctx, "read", key) if ctx is not None else None
         with self._lock:
             version, value = self._current(key)
             stale = False
-            if kind == "stale_read":
+            if isinstance(decision, ServeStale):
                 history = self._history.get(key, [])
                 version, value = history[-2] if len(history) >= 2 else (0, None)
                 stale = True
@@ -190,7 +190,7 @@ class StateStore:
         if token is not None and (not isinstance(token, int) or isinstance(token, bool)):
             raise ConfigError(f"fencing_token={token!r}: a fencing token must be an int (or None).")
         ctx = _RUN.get()
-        kind = self._fault(ctx, "write", key) if ctx is not None else None
+        decision = self._fault(ctx, "write", key) if ctx is not None else None
         with self._lock:
             current, current_value = self._current(key)
             stale_token = (
@@ -202,14 +202,14 @@ class StateStore:
                 accepted = False
             if stale_token and self.fencing == "enforce":
                 accepted = False
-            stored = corrupt(value) if kind == "corrupt" else value
+            stored = decision.fn(value) if isinstance(decision, CorruptWrite) else value
             new_version: int | None = None
             lost = False
             if accepted:
                 new_version = current + 1
                 if token is not None and (self._highest_token is None or token > self._highest_token):
                     self._highest_token = token
-                if kind == "lost_write":
+                if isinstance(decision, LoseWrite):
                     lost = True
                 else:
                     self._history.setdefault(key, []).append((new_version, copy.deepcopy(stored)))
@@ -258,9 +258,3 @@ class StateStore:
         """Async :meth:`compare_and_set` (yields to the event loop first)."""
         await asyncio.sleep(0)
         return self.compare_and_set(key, expected_version, value, fencing_token=fencing_token)
-
-
-def corrupt(value: Any) -> Any:
-    from faults._inject import corrupt_value
-
-    return corrupt_value(value)

@@ -37,7 +37,6 @@ from faults import (
     Timeout,
     TruncatedResponse,
 )
-from faults._llm_replies import synthetic_reply
 from harness import agent, run_system
 from harness._log._events import FaultInjected, LLMCall
 
@@ -283,7 +282,7 @@ def test_injected_failure_equals_the_same_reply_from_a_real_server(server: Any, 
     request = httpx2.Request(
         "POST", "http://127.0.0.1/v1/chat/completions", json={"model": "m", "messages": MESSAGES}
     )
-    synthetic = synthetic_reply(effect, request, 1)
+    synthetic = effect.reply(request, 1)
     real_server = ThreadingHTTPServer(("127.0.0.1", 0), _Replay)
     real_server.reply = (synthetic.status_code, dict(synthetic.headers), synthetic.content)  # type: ignore[attr-defined]
     thread = threading.Thread(target=real_server.serve_forever, daemon=True)

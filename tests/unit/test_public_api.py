@@ -26,7 +26,7 @@ PINNED: dict[str, set[str]] = {
         "LimitData", "LogicalClock", "LostAck", "LostWrite", "MalformedResponse", "MalformedResult",
         "NetworkFaultError", "PlanHooks", "RateLimit", "Reorder", "ResetPeer", "SITES", "ServerError",
         "Slicer", "SlowClose", "SlowThenSucceed", "StaleRead", "Timeout", "ToolError", "TruncatedResponse",
-        "VirtualClockLoop", "effect_kinds", "patched_time", "real_monotonic",
+        "VirtualClockLoop", "effect_kinds", "patched_time", "real_monotonic", "register_effect",
     },
     "judges": {
         "CONSTRAINT_RUBRIC", "Calibration", "CalibrationError", "Criterion", "CriterionScore", "Ensemble",
@@ -42,8 +42,13 @@ PINNED: dict[str, set[str]] = {
     },
     # Public extension modules: what other packages and users build on.
     "harness.hooks": {
-        "Frame", "LLMSite", "MessageSite", "RunContext", "RunHooks", "StateSite", "ToolSite", "current_frame",
-        "current_run",
+        "Frame", "LLMSite", "MessageSite", "RunContext", "RunHooks", "StateSite", "ToolSite", "WorkerSite",
+        "current_frame", "current_run",
+        # decisions a hook returns, and the executors that carry them out
+        "PROCEED", "Proceed", "Wait", "Fail", "Block", "RunThenWait", "RunThenFail", "Reshape",
+        "RewriteReply", "Respond", "StepDecision", "DropMessage", "DuplicateMessage", "DelayMessage",
+        "HoldMessage", "MessageDecision", "ServeStale", "CorruptWrite", "LoseWrite", "StateDecision",
+        "DeadlineCancelled", "carry_out", "acarry_out",
     },
     "harness.checkers": {
         "Checker", "CheckerSpec", "ConstraintJudge", "Violation", "checker", "get_checkers",
