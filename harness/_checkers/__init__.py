@@ -12,7 +12,8 @@ from harness._checkers import _state  # noqa: F401 - lost_update, stale_fencing_
 from harness._checkers import _handoffs  # noqa: F401 - handoff_contract, goal_drift
 from harness._checkers import _budget  # noqa: F401 - context_budget
 from harness._checkers import _orphans  # noqa: F401 - orphaned_work
-from harness._checkers import _tool_failures  # noqa: F401 - unhandled_tool_failure
+from harness._checkers import _leaks  # noqa: F401 - tool_error_as_result
+from harness._checkers import _tool_failures  # noqa: F401 - unhandled_tool_failure (opt-in)
 from harness._checkers import _completion  # noqa: F401 - phantom_completion
 
 # isort: on

@@ -37,12 +37,15 @@ from harness._log._events import (
 from harness._log._runlog import RunLog
 
 __all__ = [
+    "FAILURE_STATUS_WORDS",
     "FAILURE_WORDS",
     "MARKER_KEYS",
+    "admits_failure",
     "brief",
     "describe",
     "events",
     "run_end",
+    "status_admits_failure",
     "step",
     "surfaces_failure",
 ]
@@ -67,23 +70,60 @@ MARKER_KEYS = frozenset(
         "escalated",
     }
 )
-# ``status``/``outcome`` values that admit a failure.
-FAILURE_STATUSES = frozenset(
+# ``status``/``outcome`` values that admit a failure: a value admits it when one of its words
+# (split on ``_``, ``-``, spaces and case changes) is one of these, so ``needs_review``,
+# ``payment_pending``, ``rolled_back`` and ``partial_result`` all do, and ``paid`` or ``done`` do not.
+FAILURE_STATUS_WORDS = frozenset(
     {
         "partial",
         "degraded",
         "incomplete",
         "failed",
         "failure",
+        "fail",
         "error",
+        "errored",
         "aborted",
         "cancelled",
         "canceled",
-        "rolled_back",
+        "rolled",
+        "rollback",
         "timeout",
-        "timed_out",
+        "timed",
+        "pending",
+        "review",
+        "escalated",
+        "unavailable",
+        "deferred",
+        "retry",
+        "retrying",
+        "manual",
+        "fallback",
+        "stale",
+        "skipped",
+        "rejected",
+        "refused",
+        "blocked",
+        "unknown",
+        "undetermined",
+        "parked",
+        "queued",
+        "compensated",
     }
 )
+FAILURE_STATUSES = FAILURE_STATUS_WORDS  # kept for callers of the old name
+_STATUS_FIELDS = ("status", "outcome", "state", "result_status")
+_WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])")
+
+
+def status_admits_failure(value: str, extra: frozenset[str] = frozenset()) -> bool:
+    """Whether a status value admits trouble: a failure word in it, or a value the project declared."""
+    if value.lower() in extra:
+        return True
+    words = {w.lower() for w in _WORD_SPLIT.split(value) if w}
+    return not words.isdisjoint(FAILURE_STATUS_WORDS)
+
+
 # Words that admit a failure in a free-text output.
 FAILURE_WORDS = re.compile(
     r"\b(partial|partially|incomplete|unavailable|failed|failure|timed out|timeout|missing|degraded|"
@@ -236,20 +276,23 @@ def _walk(value: Any, depth: int = 0) -> Iterator[tuple[str | None, Any]]:
             yield from _walk(item, depth + 1)
 
 
-def surfaces_failure(output: Any, names: tuple[str, ...] = ()) -> bool:
+def surfaces_failure(
+    output: Any, names: tuple[str, ...] = (), extra_statuses: frozenset[str] = frozenset()
+) -> bool:
     """Whether a final output admits that part of the work failed.
 
     Structured outputs (mappings, lists) admit it with a truthy marker field
     (:data:`MARKER_KEYS`: ``partial``, ``errors``, ``missing``, ``degraded``, ...) or a
-    ``status``/``outcome`` field whose value is a failure word (``partial``,
-    ``failed``, ...), at any depth up to four. A free-text output admits it by naming
-    one of ``names`` (the failed agents or tools) or using a failure word
+    ``status``/``outcome``/``state`` field whose value admits trouble
+    (:func:`status_admits_failure`: ``partial``, ``needs_review``, ``payment_pending``, ...,
+    or a value in ``extra_statuses``), at any depth up to four. A free-text output admits it
+    by naming one of ``names`` (the failed agents or tools) or using a failure word
     (:data:`FAILURE_WORDS`: "partial", "unavailable", "timed out", ...).
     """
     if output is None:
         return False
     if isinstance(output, str):
-        if FAILURE_WORDS.search(output):
+        if FAILURE_WORDS.search(output) or output.strip().lower() in extra_statuses:
             return True
         lowered = output.lower()
         return any(name and name.lower() in lowered for name in names)
@@ -259,7 +302,40 @@ def surfaces_failure(output: Any, names: tuple[str, ...] = ()) -> bool:
         lowered_key = key.lower()
         if lowered_key in MARKER_KEYS and value not in (None, False, 0, "", [], {}):
             return True
-        is_status = lowered_key in ("status", "outcome", "state") and isinstance(value, str)
-        if is_status and value.lower() in FAILURE_STATUSES:
+        is_status = lowered_key in _STATUS_FIELDS and isinstance(value, str)
+        if is_status and status_admits_failure(value, extra_statuses):
             return True
     return False
+
+
+def admits_failure(
+    log: RunLog, end: RunEnd, names: tuple[str, ...], context: Mapping[str, Any], *, escalations: bool = True
+) -> bool:
+    """Whether the run owned up to a failure: the honest degradation every checker accepts.
+
+    A run admits a failure when any of these holds (docs/checkers.md, "What counts as handled"):
+
+    - it did not end ``ok``;
+    - its final output surfaces it (:func:`surfaces_failure`, with the statuses the project
+      declared as admitting trouble: ``degraded=`` on the marker, ``chaos_degraded`` in the
+      ini, or a profile);
+    - the project's own predicate says the output is degraded (``degraded=callable``);
+    - it escalated to a human or a supervisor (``harness.escalate``) or dead-lettered work
+      (``harness.dead_letter``) before it ended (unless ``escalations=False``: a checker
+      with its own rule for which escalation covers which failure).
+    """
+    if end.status != "ok":
+        return True
+    declared = context.get("degraded")
+    extra: frozenset[str] = frozenset()
+    if callable(declared):
+        try:
+            if declared(end.output):
+                return True
+        except Exception:  # a predicate that cannot judge this output has no opinion
+            pass
+    elif declared:
+        extra = frozenset(str(v).lower() for v in declared)
+    if surfaces_failure(end.output, names, extra):
+        return True
+    return escalations and any(event.seq < end.seq for event in events(log, "escalation", "dead_letter"))

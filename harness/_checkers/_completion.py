@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness._checkers._common import brief, describe, events, run_end, step, surfaces_failure
+from harness._checkers._common import admits_failure, brief, describe, events, run_end, step
 from harness._checkers._registry import Violation, checker
 from harness._log._events import AgentEnd, AgentStart, Postcondition
 from harness._log._runlog import RunLog
@@ -55,7 +55,7 @@ def phantom_completion(log: RunLog, /, **context: Any) -> list[Violation]:
                 if scope is not None and scope_name.get(scope) != event.agent:
                     # Attributed to an agent that already finished: judge its latest report.
                     reported[event.seq] = latest_end.get(event.agent or "")
-    if not failed or surfaces_failure(end.output, tuple(p.agent or p.name for p in failed)):
+    if not failed or admits_failure(log, end, tuple(p.agent or p.name for p in failed), context):
         return []
     found: list[Violation] = []
     for post in failed:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness._checkers._common import brief, describe, events, run_end, step, surfaces_failure
+from harness._checkers._common import admits_failure, brief, describe, events, run_end, step
 from harness._checkers._registry import Violation, checker
 from harness._log._events import AgentEnd, AgentStart, Join
 from harness._log._runlog import RunLog
@@ -65,7 +65,7 @@ def silent_partial_failure(log: RunLog, /, **context: Any) -> list[Violation]:
     if not unrecovered:
         return []
     names = tuple(f.name if isinstance(f, AgentEnd) else f.task for f in unrecovered)
-    if surfaces_failure(end.output, names):
+    if admits_failure(log, end, names, context):
         return []
     found: list[Violation] = []
     for failure in unrecovered:

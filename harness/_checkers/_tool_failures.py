@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
-from harness._checkers._common import brief, describe, events, run_end, step, surfaces_failure
+from harness._checkers._common import admits_failure, brief, describe, events, run_end, step
 from harness._checkers._registry import Violation, checker
 from harness._log._events import AgentEnd, AgentStart, DeadLetter, Escalation, ToolCall
 from harness._log._runlog import RunLog
@@ -48,7 +48,7 @@ def _canon(args: dict[str, Any]) -> str:
     return json.dumps(args, sort_keys=True, default=str)
 
 
-@checker("unhandled_tool_failure")
+@checker("unhandled_tool_failure", default=False)
 def unhandled_tool_failure(log: RunLog, /, **context: Any) -> list[Violation]:
     """A failed tool call was neither retried, escalated nor dead-lettered."""
     end = run_end(log)
@@ -114,7 +114,8 @@ def unhandled_tool_failure(log: RunLog, /, **context: Any) -> list[Violation]:
         if scope is not None and scope.status != "ok":
             continue
         unhandled.append(failure)
-    if not unhandled or surfaces_failure(end.output, tuple(f.name for f in unhandled)):
+    names = tuple(f.name for f in unhandled)
+    if not unhandled or admits_failure(log, end, names, context, escalations=False):
         return []
     found: list[Violation] = []
     for failure in unhandled:

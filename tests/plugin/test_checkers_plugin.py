@@ -201,14 +201,16 @@ def test_orphans_hardened(chaos):
 
 
 @pytest.mark.parametrize(
-    ("naive", "hardened", "faults", "checker"),
+    ("naive", "hardened", "faults", "checker", "checks"),
     [
-        ("checkout_naive", "checkout_hardened", "tool.error", "saga_compensation"),
-        ("research_naive", "research_hardened", "tool.error", "unhandled_tool_failure"),
+        ("checkout_naive", "checkout_hardened", "tool.error", "saga_compensation", '"default"'),
+        # unhandled_tool_failure is opt-in (it cannot tell a correct fallback value from a swallowed
+        # error); a project that wants the lint selects it.
+        ("research_naive", "research_hardened", "tool.error", "unhandled_tool_failure", '"all"'),
     ],
 )
 def test_chaos_catches_the_naive_system_and_the_hardened_twin_passes_every_example(
-    project: pytest.Pytester, naive: str, hardened: str, faults: str, checker: str
+    project: pytest.Pytester, naive: str, hardened: str, faults: str, checker: str, checks: str
 ) -> None:
     examples = 30
     project.makepyfile(
@@ -216,12 +218,12 @@ def test_chaos_catches_the_naive_system_and_the_hardened_twin_passes_every_examp
 import pytest
 from toy_systems import {naive}, {hardened}, note
 
-@pytest.mark.chaos(faults=["{faults}"], checks="default", examples={examples})
+@pytest.mark.chaos(faults=["{faults}"], checks={checks}, examples={examples})
 def test_naive(chaos):
     note("naive.txt", str(chaos.plan))
     chaos.run({naive}, "A1")
 
-@pytest.mark.chaos(faults=["{faults}"], checks="default", examples={examples})
+@pytest.mark.chaos(faults=["{faults}"], checks={checks}, examples={examples})
 def test_hardened(chaos):
     note("hardened.txt", str(chaos.plan))
     chaos.run({hardened}, "A1")
