@@ -48,6 +48,7 @@ _LAZY: dict[str, str] = {
     "record": "harness._run._record",
     "Run": "harness._run._runner",
     "run_system": "harness._run._runner",
+    "instrument": "harness._adapters._registry",
     "Violation": "harness._checkers._registry",
     "checker": "harness._checkers._registry",
     "run_checks": "harness._checkers._registry",
@@ -84,6 +85,7 @@ __all__ = [
     "dead_letter",
     "escalate",
     "handoff",
+    "instrument",
     "load_profile",
     "postcondition",
     "record",
@@ -97,6 +99,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports on first use
+    from harness._adapters._registry import instrument
     from harness._capture._channel import Channel
     from harness._capture._context import RunHooks, current_run
     from harness._capture._declare import constraint, dead_letter, escalate, postcondition, redundant

@@ -79,6 +79,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("chaos_cassette_dir", "Cassette directory, relative to the rootdir.", default="cassettes")
     parser.addini("chaos_report_dir", "Report directory, relative to the rootdir.", default="reports/latest")
+    parser.addini(
+        "chaos_adapters",
+        "Agent frameworks to instrument when a run starts: auto (default: every supported framework "
+        "the tests imported), none, or names (agents, langgraph).",
+        default="",
+    )
 
 
 class _RowCollector:
@@ -102,6 +108,13 @@ def pytest_configure(config: pytest.Config) -> None:
         "replay_tools=False, cassette=None, deadline=600, seed=None): configure brownout for this test.",
     )
     config.addinivalue_line("markers", "live: records against a real local LLM server (opt-in).")
+    from harness._adapters import configure as configure_adapters
+    from harness._errors import ConfigError
+
+    try:
+        configure_adapters(config.getini("chaos_adapters") or None)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
     if config.getoption("--chaos-examples") is not None and config.getoption("--chaos-examples") < 1:
         raise pytest.UsageError(
             f"--chaos-examples={config.getoption('--chaos-examples')} must be at least 1. To run one fixed "

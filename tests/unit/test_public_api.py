@@ -15,9 +15,9 @@ PINNED: dict[str, set[str]] = {
         "AnyEvent", "CassetteError", "CassetteMiss", "Channel", "ChannelEmpty", "ChaosSettings",
         "ConfigError", "HarnessError", "NotInRun", "ReplayDivergence", "Run", "RunHooks", "RunLog",
         "RunLogError", "StaleFencingToken", "StateStore", "Versioned", "Violation", "WorkerKilled", "agent",
-        "checker", "constraint", "current_run", "dead_letter", "escalate", "handoff", "load_profile",
-        "postcondition", "record", "redundant", "register_profile", "register_semantic_check", "run_checks",
-        "run_system", "spawn", "tool",
+        "checker", "constraint", "current_run", "dead_letter", "escalate", "handoff", "instrument",
+        "load_profile", "postcondition", "record", "redundant", "register_profile", "register_semantic_check",
+        "run_checks", "run_system", "spawn", "tool",
     },
     "faults": {
         "AckLost", "Bandwidth", "Chance", "ContextLengthExceeded", "Corrupt", "DeadlineCancelled", "Delay",

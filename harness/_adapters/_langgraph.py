@@ -1,0 +1,180 @@
+"""LangGraph (``langgraph``, with LangChain tools and models): nodes, tools, edges, ``Send``, ``Command``.
+
+LangGraph has no hook that wraps a node's execution (callbacks observe, they cannot scope or
+fail a step), so this adapter wraps two chokepoints, once per process, inert outside a run:
+
+- **the task runner** (``langgraph.pregel._runner.run_with_retry`` / ``arun_with_retry``, what
+  every Pregel step calls for every task, sync and async, parallel or not): each node's task
+  runs inside ``agent(node)`` (the worker fault site), so the LLM calls made inside it —
+  langchain-openai goes through the openai SDK, which brownout captures — are attributed to the
+  node. When the task has run, its writes say where the work goes: every edge
+  (``branch:to:<node>``, ``join:...:<node>``), ``Send(node, arg)`` and ``Command(goto=...)``
+  becomes a ``handoff`` event from the node to the target, carrying the state keys the node
+  wrote (a ``Send`` carries its ``arg``). Retries of a task under a ``RetryPolicy`` stay in one
+  scope.
+- **LangChain tools** (``BaseTool.run`` / ``arun``, which ``ToolNode``, ``create_react_agent``
+  and a direct ``tool.invoke`` all go through): each call is a ``@tool`` site under the tool's
+  own name, its arguments the tool-call arguments.
+
+Checkpointer reads and writes are not captured (see docs/adapters.md).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from harness._adapters._registry import enabled
+from harness._capture._context import _RUN
+from harness._capture._instrument import agent, handoff, tool
+
+__all__ = ["install"]
+
+NAME = "langgraph"
+_MARK = "__brownout_adapter__"
+_TASKS = "__pregel_tasks"  # langgraph's channel for Send packets
+
+
+def _active() -> bool:
+    return _RUN.get() is not None and enabled(NAME)
+
+
+def _compact(value: Any, depth: int = 0) -> Any:
+    """A handoff payload value: messages as their type, content and tool calls (their ids and
+    metadata are not stable across runs), containers recursively, the rest as is."""
+    if depth > 16:
+        return repr(value)
+    if hasattr(value, "content") and hasattr(value, "type") and hasattr(value, "additional_kwargs"):
+        out: dict[str, Any] = {"type": value.type, "content": value.content}
+        calls = getattr(value, "tool_calls", None)
+        if calls:
+            out["tool_calls"] = [{"name": c.get("name"), "args": c.get("args")} for c in calls]
+        return out
+    if isinstance(value, dict):
+        return {str(k): _compact(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_compact(v, depth + 1) for v in value]
+    return value
+
+
+def _handoffs(task: Any) -> None:
+    """Record where ``task``'s writes send the work next."""
+    state: dict[str, Any] = {}
+    targets: list[str] = []
+    sends: list[tuple[str, Any]] = []
+    for channel, value in list(getattr(task, "writes", ()) or ()):
+        if not isinstance(channel, str):
+            continue
+        if channel == _TASKS:
+            node = getattr(value, "node", None)
+            if isinstance(node, str):
+                sends.append((node, getattr(value, "arg", None)))
+        elif channel.startswith("branch:to:"):
+            targets.append(channel[len("branch:to:") :])
+        elif channel.startswith("join:"):
+            targets.append(channel.rsplit(":", 1)[-1])
+        elif not channel.startswith("__"):
+            state[channel] = _compact(value)
+    seen: set[str] = set()
+    for target in targets:
+        if target and not target.startswith("__") and target not in seen:
+            seen.add(target)
+            handoff(target, state, source=task.name)
+    for node, arg in sends:
+        if not node.startswith("__"):
+            handoff(node, _compact(arg), source=task.name)
+
+
+def _is_node(task: Any) -> bool:
+    name = getattr(task, "name", None)
+    return isinstance(name, str) and bool(name) and not name.startswith("__")
+
+
+def _wrap_sync_runner(run: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(run)
+    def run_with_retry(task: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _active() or not _is_node(task):
+            return run(task, *args, **kwargs)
+        with agent(task.name):
+            result = run(task, *args, **kwargs)
+            _handoffs(task)
+            return result
+
+    setattr(run_with_retry, _MARK, True)
+    return run_with_retry
+
+
+def _wrap_async_runner(arun: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(arun)
+    async def arun_with_retry(task: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _active() or not _is_node(task):
+            return await arun(task, *args, **kwargs)
+        async with agent(task.name):
+            result = await arun(task, *args, **kwargs)
+            _handoffs(task)
+            return result
+
+    setattr(arun_with_retry, _MARK, True)
+    return arun_with_retry
+
+
+def _tool_arguments(base_tool: Any, tool_input: Any) -> dict[str, Any]:
+    """The arguments the caller (the model) gave: injected state and config are left out."""
+    if not isinstance(tool_input, dict):
+        return {"input": tool_input}
+    schema = getattr(base_tool, "tool_call_schema", None)
+    fields = getattr(schema, "model_fields", None)
+    if isinstance(fields, dict) and fields:
+        return {k: v for k, v in tool_input.items() if k in fields}
+    return dict(tool_input)
+
+
+def _wrap_tool_run(run: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(run)
+    def wrapped(self: Any, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _active():
+            return run(self, tool_input, *args, **kwargs)
+
+        def call(**arguments: Any) -> Any:
+            return run(self, tool_input, *args, **kwargs)
+
+        name = str(self.name)
+        call.__name__ = call.__qualname__ = name
+        return tool(name)(call)(**_tool_arguments(self, tool_input))
+
+    setattr(wrapped, _MARK, True)
+    return wrapped
+
+
+def _wrap_tool_arun(arun: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(arun)
+    async def wrapped(self: Any, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _active():
+            return await arun(self, tool_input, *args, **kwargs)
+
+        async def call(**arguments: Any) -> Any:
+            return await arun(self, tool_input, *args, **kwargs)
+
+        name = str(self.name)
+        call.__name__ = call.__qualname__ = name
+        return await tool(name)(call)(**_tool_arguments(self, tool_input))
+
+    setattr(wrapped, _MARK, True)
+    return wrapped
+
+
+def install() -> None:
+    """Wrap LangGraph's task runner and LangChain's tool entry points (once)."""
+    from langchain_core.tools import BaseTool
+    from langgraph.pregel import _runner as runner_module
+
+    runner: Any = runner_module  # the names below are imported there, not exported
+    if not getattr(runner.run_with_retry, _MARK, False):
+        runner.run_with_retry = _wrap_sync_runner(runner.run_with_retry)
+    if not getattr(runner.arun_with_retry, _MARK, False):
+        runner.arun_with_retry = _wrap_async_runner(runner.arun_with_retry)
+    if not getattr(BaseTool.run, _MARK, False):
+        BaseTool.run = _wrap_tool_run(BaseTool.run)  # type: ignore[method-assign]
+    if not getattr(BaseTool.arun, _MARK, False):
+        BaseTool.arun = _wrap_tool_arun(BaseTool.arun)  # type: ignore[method-assign]
