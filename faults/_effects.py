@@ -210,6 +210,8 @@ class Hang(EffectBase):
 class _Reply(EffectBase):
     """An LLM effect answered with a synthetic reply instead of the provider's."""
 
+    sites = frozenset({"llm"})
+
     def reply(self, request: httpx2.Request, call: int) -> httpx2.Response:
         """The response a failing OpenAI-compatible server sends."""
         raise NotImplementedError
@@ -226,7 +228,6 @@ class RateLimit(_Reply):
 
     kind: Literal["rate_limit"] = "rate_limit"
     retry_after: _Seconds | None = 1.0
-    sites = frozenset({"llm"})
     seconds_fields = frozenset({"retry_after"})
     models = "the provider's rate limit (RPM/TPM) was hit"
     explore = {"retry_after": [1.0, 20.0, None]}
@@ -241,7 +242,6 @@ class ServerError(_Reply):
 
     kind: Literal["server_error"] = "server_error"
     status: Literal[500, 502, 503, 504] = 500
-    sites = frozenset({"llm"})
     primary = "status"
     models = "a provider outage, an overloaded engine, a failing gateway"
     explore = {"status": [500, 503, 502, 504]}
@@ -255,7 +255,6 @@ class MalformedResponse(_Reply):
     """HTTP 200 whose JSON body (or SSE event) is cut mid-document: the SDK cannot decode it."""
 
     kind: Literal["malformed"] = "malformed"
-    sites = frozenset({"llm"})
     models = "a proxy or server bug returning a broken body with a success status"
 
     def reply(self, request: httpx2.Request, call: int) -> httpx2.Response:
@@ -295,7 +294,6 @@ class EmptyResponse(_Reply):
     """HTTP 200 with a well-formed reply whose content is empty (``finish_reason='stop'``)."""
 
     kind: Literal["empty"] = "empty"
-    sites = frozenset({"llm"})
     models = "a model that returns nothing (safety filter, stop token, server bug)"
 
     def reply(self, request: httpx2.Request, call: int) -> httpx2.Response:
@@ -307,7 +305,6 @@ class ContextLengthExceeded(_Reply):
     """HTTP 400 ``invalid_request_error`` with code ``context_length_exceeded``."""
 
     kind: Literal["context_length"] = "context_length"
-    sites = frozenset({"llm"})
     models = "a prompt that grew past the model's context window"
 
     def reply(self, request: httpx2.Request, call: int) -> httpx2.Response:
@@ -319,7 +316,6 @@ class Disconnect(_Reply):
     """The server closes the connection before replying (``httpx2.RemoteProtocolError``)."""
 
     kind: Literal["disconnect"] = "disconnect"
-    sites = frozenset({"llm"})
     models = "a load balancer or server dropping the connection"
 
     def reply(self, request: httpx2.Request, call: int) -> httpx2.Response:
