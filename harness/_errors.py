@@ -106,11 +106,28 @@ class DoctorError(HarnessError):
 
 
 class ViolationsFound(AssertionError):
-    """A run's history broke one or more checkers. ``.run`` holds the run."""
+    """A run's history broke one or more checkers. ``.run`` holds the run, ``.checkers`` their names.
+
+    Raise it with :meth:`for_checkers`: each set of checker names gets its own subclass (all
+    named ``ViolationsFound``), so that ``pytest --chaos`` reports every distinct failure
+    (Hypothesis tells failures apart by exception type) and shrinks each one on its own.
+    """
+
+    checkers: tuple[str, ...] = ()
+    _kinds: dict[tuple[str, ...], type[ViolationsFound]] = {}
 
     def __init__(self, message: str, run: Any) -> None:
         super().__init__(message)
         self.run = run
+
+    @classmethod
+    def for_checkers(cls, names: tuple[str, ...], message: str, run: Any) -> ViolationsFound:
+        key = tuple(sorted(set(names)))
+        kind = cls._kinds.get(key)
+        if kind is None:
+            kind = type("ViolationsFound", (cls,), {"checkers": key, "__module__": cls.__module__})
+            cls._kinds[key] = kind
+        return kind(message, run)
 
 
 class SystemCrashed(AssertionError):

@@ -115,12 +115,15 @@ def explore(test_fn: Callable[..., Any], pyfuncitem: Any, fixture: Any) -> Calla
                 test_fn(*args, **kwargs)
             except _PASS_THROUGH:
                 raise
-            except Exception:
+            except Exception as exc:
+                _remember(exc, plan, fixture)
                 raise
             except BaseException as exc:
-                raise SystemCrashed(
+                crashed = SystemCrashed(
                     f"the system ended with {type(exc).__name__} (not catchable by `except Exception`): {exc}"
-                ) from exc
+                )
+                _remember(crashed, plan, fixture)
+                raise crashed from exc
 
         prop.__name__ = getattr(test_fn, "__name__", "chaos_test")
         prop.__qualname__ = prop.__name__
@@ -134,7 +137,9 @@ def explore(test_fn: Callable[..., Any], pyfuncitem: Any, fixture: Any) -> Calla
             database=None if seeded else _example_database(pyfuncitem),
             suppress_health_check=list(HealthCheck),
             phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
-            report_multiple_bugs=False,
+            # Every distinct failure (by checker set and exception type) is shrunk and reported
+            # on its own, with its own plan and reproduce command.
+            report_multiple_bugs=True,
             print_blob=False,
             verbosity=Verbosity.quiet,
         )
@@ -154,31 +159,84 @@ def explore(test_fn: Callable[..., Any], pyfuncitem: Any, fixture: Any) -> Calla
     return chaos_test
 
 
-def _annotate(exc: BaseException, fixture: Any, tried: int) -> None:
-    """Add the minimal plan, the violation, the run log path and the replay command to ``exc``."""
-    plan = fixture.plan
-    if plan is None:
-        return
-    try:
-        paths = fixture.write_logs(_report_dir(fixture))
-        log_line = str(paths[-1]) if paths else "(no run finished)"
-    except OSError as err:
-        log_line = f"(could not be written: {err})"
+def _remember(exc: BaseException, plan: Any, fixture: Any) -> None:
+    """Keep the plan and the runs a failure came from on the exception itself: with several
+    distinct failures, each one's plan, log and command must be its own."""
+    exc._brownout_plan = plan  # type: ignore[attr-defined]
+    exc._brownout_runs = list(fixture.runs)  # type: ignore[attr-defined]
+
+
+def _failures(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        found: list[BaseException] = []
+        for inner in exc.exceptions:
+            found.extend(_failures(inner))
+        return found
+    return [exc]
+
+
+def _what(exc: BaseException) -> str:
+    """A short name for a failure: the checkers it broke, or its exception type."""
+    checkers = getattr(exc, "checkers", ())
+    if checkers:
+        return ", ".join(checkers)
     cause = exc.__cause__ if isinstance(exc, SystemCrashed) and exc.__cause__ is not None else exc
-    n = len(plan.faults)
-    note = "\n".join(
-        [
-            "",
-            f"brownout --chaos: falsified after {tried} run(s) of the test; "
-            f"smallest failing fault plan ({n} fault{'s' if n != 1 else ''}):",
-            plan.describe(),
-            "violated:",
-            _first_lines(cause),
-            f"run log: {log_line}",
-            f"reproduce: {fixture.reproduce()}",
-        ]
-    )
-    exc.add_note(note)
+    return type(cause).__name__
+
+
+def _annotate(exc: BaseException, fixture: Any, tried: int) -> None:
+    """Add to each failure its minimal plan, what it violated, its run log and its replay command.
+
+    With several distinct failures (an exception group), each member gets its own note and
+    the group a summary that names every failure in its first lines.
+    """
+    failures = [f for f in _failures(exc) if getattr(f, "_brownout_plan", None) is not None]
+    if not failures:
+        return
+    summary: list[str] = []
+    for number, failure in enumerate(failures, 1):
+        plan = failure._brownout_plan  # type: ignore[attr-defined]
+        fixture.runs[:] = failure._brownout_runs  # type: ignore[attr-defined]
+        try:
+            paths = fixture.write_logs(_report_dir(fixture))
+            log_line = str(paths[-1]) if paths else "(no run finished)"
+        except OSError as err:
+            log_line = f"(could not be written: {err})"
+        cause = failure.__cause__ if isinstance(failure, SystemCrashed) and failure.__cause__ else failure
+        n = len(plan.faults)
+        command = fixture.reproduce(plan)
+        which = f"failure {number} of {len(failures)} [{_what(failure)}]; " if len(failures) > 1 else ""
+        header = (
+            f"brownout --chaos: {which}falsified after {tried} run(s) of the test; "
+            f"smallest failing fault plan ({n} fault{'s' if n != 1 else ''}):"
+        )
+        failure.add_note(
+            "\n".join(
+                [
+                    "",
+                    header,
+                    plan.describe(),
+                    "violated:",
+                    _first_lines(cause),
+                    f"run log: {log_line}",
+                    f"reproduce: {command}",
+                ]
+            )
+        )
+        summary.append(f"  {number}. [{_what(failure)}] {plan} ({n} fault{'s' if n != 1 else ''})")
+        summary.append(f"     reproduce: {command}")
+    if len(failures) > 1:
+        exc.add_note(
+            "\n".join(
+                [
+                    "",
+                    f"brownout --chaos: {len(failures)} distinct failures after {tried} run(s), "
+                    "each shrunk to its smallest plan:",
+                    *summary,
+                ]
+            )
+        )
+    fixture.plan = failures[-1]._brownout_plan  # type: ignore[attr-defined]
 
 
 def _example_database(item: Any) -> Any:

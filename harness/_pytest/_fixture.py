@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,15 @@ def reproduce_command(nodeid: str, *, plan_json: str | None = None, extra: tuple
         parts.append(f"--chaos-plan={plan_json}")
     parts.extend(extra)
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def _where(error: BaseException) -> str:
+    """`` (raised at file:line in function)`` for an exception's innermost frame, or ``""``."""
+    frames = traceback.extract_tb(error.__traceback__) if error.__traceback__ is not None else []
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f" (raised at {frame.filename}:{frame.lineno} in {frame.name})"
 
 
 class Chaos:
@@ -98,12 +108,21 @@ class Chaos:
         self.runs.append(run)
         for callback in self.on_run:
             callback(run)
-        if run.error is not None:
-            raise run.error
         if run.violations:
+            # Findings first: a run that both broke a checker and crashed (a deadlocked pair
+            # cancelled at the deadline) fails with the checker's explanation, then the crash.
             lines = [f"{len(run.violations)} violation(s) in run {run.run_id}:"]
             lines.extend(f"  - {v}" for v in run.violations)
-            raise ViolationsFound("\n".join(lines), run)
+            if run.error is not None:
+                lines.append(
+                    f"The run also ended with {type(run.error).__name__}: {run.error}{_where(run.error)}"
+                )
+            names = tuple(v.checker for v in run.violations)
+            found = ViolationsFound.for_checkers(names, "\n".join(lines), run)
+            found.crash = run.error  # type: ignore[attr-defined]  # kept, but not printed before the finding
+            raise found from None
+        if run.error is not None:
+            raise run.error
         return run
 
     # -- failure reporting --------------------------------------------------------------
@@ -118,7 +137,13 @@ class Chaos:
             out.append(path)
         return out
 
-    def reproduce(self) -> str:
-        plan = self.plan
+    def reproduce(self, plan: Any = None) -> str:
+        """The one command that replays ``plan`` (default: the current plan) with every setting
+        the failure depended on (the miss policy, the deadline, the seed of the plan's draws)."""
+        plan = plan if plan is not None else self.plan
         plan_json = plan.model_dump_json() if plan is not None else None
-        return reproduce_command(self.nodeid, plan_json=plan_json)
+        extra: list[str] = []
+        if self.settings.miss != "strict":
+            # Under --chaos the default is `nearest`; a plan replayed alone defaults to strict.
+            extra.append(f"--chaos-miss={self.settings.miss}")
+        return reproduce_command(self.nodeid, plan_json=plan_json, extra=tuple(extra))
