@@ -53,62 +53,86 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @dataclass
+class Failure:
+    """One failure an exploration reported: its shrunk plan and the first lines of what was violated."""
+
+    runs: int | None
+    plan: list[str]
+    violated: list[str]
+
+    @property
+    def plan_size(self) -> int:
+        return len(self.plan)
+
+    def summary(self) -> str:
+        head = " | ".join(v[:200] for v in self.violated[:3])
+        plan = "; ".join(self.plan) or "none"
+        return f"after {self.runs} run(s), plan ({self.plan_size}): {plan}; violated: {head}"
+
+
+@dataclass
 class Outcome:
     """What one inner ``pytest --chaos`` run said, parsed from its output."""
 
     passed: bool
     text: str
-    runs_until_failure: int | None
-    plan_size: int | None
-    plan: list[str]
-    violated: list[str]
+    failures: list[Failure]
 
     def summary(self) -> str:
         if self.passed:
             return "passed"
-        return (
-            f"failed after {self.runs_until_failure} run(s); plan ({self.plan_size} fault(s)): "
-            f"{'; '.join(self.plan)}; violated: {' | '.join(v[:200] for v in self.violated[:3])}"
-        )
+        if not self.failures:
+            return "failed (unparsed output)"
+        return " || ".join(f.summary() for f in self.failures)
+
+    def caught_by(self, checker: str) -> Failure | None:
+        """The first failure whose first violated lines name ``checker``."""
+        for failure in self.failures:
+            head = "\n".join(failure.violated[:3])
+            if f"[{checker}," in head or checker in head:
+                return failure
+        return None
+
+
+_PREFIX = re.compile(r"^(E\s)?[\s|]*")
+
+
+def _clean(line: str) -> str:
+    return _PREFIX.sub("", line).rstrip()
 
 
 def _parse(text: str, passed: bool) -> Outcome:
-    runs = re.search(r"falsified after (\d+) run\(s\)", text)
-    size = re.search(r"smallest failing fault plan \((\d+) fault", text)
-    plan: list[str] = []
-    violated: list[str] = []
-    lines = text.splitlines()
+    lines = [_clean(line) for line in text.splitlines()]
+    failures: list[Failure] = []
+    seen: set[tuple[str, ...]] = set()
     for i, line in enumerate(lines):
-        if "smallest failing fault plan" in line:
-            for nxt in lines[i + 1 :]:
-                body = nxt.removeprefix("E").strip()
-                if re.match(r"\d+\. ", body):
-                    plan.append(body)
-                else:
+        found = re.search(r"falsified after (\d+) run\(s\).*smallest failing fault plan", line)
+        if not found:
+            continue
+        plan: list[str] = []
+        violated: list[str] = []
+        j = i + 1
+        while j < len(lines) and re.match(r"\d+\. ", lines[j]):
+            plan.append(lines[j])
+            j += 1
+        if j < len(lines) and lines[j] == "violated:":
+            for nxt in lines[j + 1 : j + 8]:
+                if nxt.startswith(("run log:", "reproduce:")):
                     break
-        if line.removeprefix("E").strip() == "violated:":
-            for nxt in lines[i + 1 : i + 8]:
-                body = nxt.removeprefix("E").strip()
-                if body.startswith(("run log:", "reproduce:")):
-                    break
-                violated.append(body)
-            break
-    if not passed and runs is None and not violated:
+                violated.append(nxt)
+        key = (*plan, *violated)
+        if key not in seen:  # pytest prints the message twice (repr and longrepr)
+            seen.add(key)
+            failures.append(Failure(int(found.group(1)), plan, violated))
+    if not passed and not failures:
         # the fault-free baseline run failed: a plan of 0 faults; what failed is the first E line
-        for i, line in enumerate(lines):
-            if line.startswith("E ") and re.search(r"\w+(Error|Found|Crashed|Exception)\b", line):
-                violated = [nxt.removeprefix("E").strip() for nxt in lines[i : i + 4] if nxt.startswith("E")]
+        raw = text.splitlines()
+        for i, line in enumerate(raw):
+            if line.startswith("E ") and re.search(r"(ViolationsFound|AssertionError|SystemCrashed)", line):
+                violated = [_clean(nxt) for nxt in raw[i : i + 4] if nxt.startswith("E")]
+                failures.append(Failure(0, [], violated))
                 break
-        if any(k in v for v in violated for k in ("ViolationsFound", "AssertionError", "SystemCrashed")):
-            return Outcome(passed, text, 0, 0, [], violated)
-    return Outcome(
-        passed=passed,
-        text=text,
-        runs_until_failure=int(runs.group(1)) if runs else None,
-        plan_size=int(size.group(1)) if size else None,
-        plan=plan,
-        violated=violated,
-    )
+    return Outcome(passed=passed, text=text, failures=failures)
 
 
 class Twins:
@@ -149,17 +173,17 @@ class Twins:
             f"the correct twin of {self.name!r} failed under --chaos-seed={seed}: {outcome.summary()}"
         )
 
-    def assert_caught(self, checker: str, seed: int = 1) -> Outcome:
+    def assert_caught(self, checker: str, seed: int = 1) -> Failure:
         outcome = self.run("buggy", seed)
         assert not outcome.passed, f"the buggy twin of {self.name!r} passed --chaos-seed={seed}"
-        head = "\n".join(outcome.violated[:3])
-        assert f"[{checker}," in head or checker in head, (
+        failure = outcome.caught_by(checker)
+        assert failure is not None, (
             f"the buggy twin of {self.name!r} failed, but not by {checker}: {outcome.summary()}"
         )
-        assert outcome.plan_size is not None and outcome.plan_size <= 2, (
-            f"the buggy twin of {self.name!r}: shrunk plan too large: {outcome.summary()}"
+        assert failure.plan_size <= 2, (
+            f"the buggy twin of {self.name!r}: shrunk plan too large: {failure.summary()}"
         )
-        return outcome
+        return failure
 
 
 @pytest.fixture
