@@ -36,6 +36,7 @@ class CallSite:
     target: str | None
     call: int
     op: str | None = None
+    root: bool = False  # a worker site of the run's root agent (an outermost agent() scope)
 
     def __str__(self) -> str:
         op = f"/{self.op}" if self.op else ""
@@ -58,7 +59,7 @@ def call_sites(logs: Iterable[RunLog], *, proxies: Sequence[str] = ()) -> list[C
             elif isinstance(event, ToolCall):
                 add("tool", event.name)
             elif isinstance(event, AgentStart):
-                add("worker", event.name)
+                add("worker", event.name, root=event.parent_step_id is None)
             elif isinstance(event, MessageSend):
                 add("message", event.channel)
             elif isinstance(event, StateRead):
@@ -78,11 +79,11 @@ class _Counter:
         self.per_target: dict[tuple[str, str | None, str | None], int] = defaultdict(int)
         self.at_site: dict[tuple[str, str | None], int] = defaultdict(int)
 
-    def add(self, site: str, target: str | None, op: str | None = None) -> None:
+    def add(self, site: str, target: str | None, op: str | None = None, *, root: bool = False) -> None:
         self.per_target[(site, target, op)] += 1
         self.at_site[(site, op)] += 1
         call = self.at_site[site, op] if target is None else self.per_target[site, target, op]
-        self.seen.setdefault(CallSite(site, target, call, op), None)
+        self.seen.setdefault(CallSite(site, target, call, op, root), None)
 
 
 def parse_kinds(kinds: Sequence[str]) -> dict[str, list[str]]:
@@ -120,6 +121,9 @@ def effects_for(site: CallSite, kinds: dict[str, list[str]]) -> list[str]:
     return list(allowed)
 
 
+_TRANSIENT_NETWORK = frozenset({"latency", "bandwidth", "slicer", "slow_close"})
+
+
 def _effect(kind: str) -> st.SearchStrategy[Any]:
     return _effect_of(EFFECTS[kind])
 
@@ -142,11 +146,34 @@ def _build(cls: type[Any], names: list[str], values: tuple[Any, ...]) -> Any:
     return cls(**dict(zip(names, values, strict=True)))
 
 
-def fault_strategy(sites: Sequence[CallSite], kinds: dict[str, list[str]]) -> st.SearchStrategy[Fault] | None:
-    """Single faults at ``sites`` (``None`` when no site allows any selected kind)."""
-    options = [(site, effects_for(site, kinds)) for site in sites]
+def fault_strategy(
+    sites: Sequence[CallSite],
+    kinds: dict[str, list[str]],
+    *,
+    outages: bool = False,
+    worker_root: bool = False,
+) -> st.SearchStrategy[Fault] | None:
+    """Single faults at ``sites`` (``None`` when no site allows any selected kind).
+
+    A fault strikes one call (the site's call number) unless ``outages`` is set, when it may
+    also strike every call (a permanent outage). The run's root agent is a ``worker`` target
+    only with ``worker_root``: a killed or hung root is the whole system down, not a finding
+    about how the system copes with a failed worker.
+    """
+    options = [(site, effects_for(site, kinds)) for site in sites if worker_root or not site.root]
+    if not outages:
+        # A network fault acts on every connection of the run: only the ones that slow or
+        # fragment traffic are transient; down/timeout/reset/limit_data are outages.
+        options = [
+            (site, [k for k in allowed if site.site != "network" or k in _TRANSIENT_NETWORK])
+            for site, allowed in options
+        ]
+
+    def calls_for(site: CallSite) -> list[Any]:
+        return [site.call, "every"] if outages else [site.call]
+
     per_site = [
-        (site, st.sampled_from(allowed).flatmap(_effect), st.sampled_from([site.call, "every"]))
+        (site, st.sampled_from(allowed).flatmap(_effect), st.sampled_from(calls_for(site)))
         for site, allowed in options
         if allowed
     ]
@@ -165,21 +192,31 @@ def fault_strategy(sites: Sequence[CallSite], kinds: dict[str, list[str]]) -> st
 
 
 def fault_plans(
-    sites: Sequence[CallSite], *, kinds: Sequence[str] = (), max_faults: int = 3
+    sites: Sequence[CallSite],
+    *,
+    kinds: Sequence[str] = (),
+    max_faults: int = 3,
+    outages: bool = False,
+    worker_root: bool = False,
 ) -> st.SearchStrategy[FaultPlan] | None:
     """Fault plans of 1..``max_faults`` faults over ``sites``, each fault at a different site.
+
+    By default every fault strikes exactly one call, so a plan means "at most ``max_faults``
+    calls fail", and the run's root agent is never killed or hung.
 
     Args:
         sites: Call sites from :func:`call_sites` (a baseline run).
         kinds: The fault kinds to draw (``"tool"``, ``"llm.rate_limit"``, ...); empty: all.
-        max_faults: The largest plan.
+        max_faults: The largest plan (without ``outages``: the most failing calls).
+        outages: Also draw permanent outages (``call="every"``).
+        worker_root: Also draw the root agent as a ``worker`` target.
 
     Returns:
         The strategy, or ``None`` when no site admits any of ``kinds`` (nothing to explore).
     """
     if not isinstance(max_faults, int) or max_faults < 1:
         raise ConfigError(f"max_faults={max_faults!r} must be an int of at least 1.")
-    single = fault_strategy(sites, parse_kinds(kinds))
+    single = fault_strategy(sites, parse_kinds(kinds), outages=outages, worker_root=worker_root)
     if single is None:
         return None
     plans = st.lists(single, min_size=1, max_size=max_faults, unique_by=_selection)

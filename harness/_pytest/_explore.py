@@ -90,7 +90,13 @@ def explore(test_fn: Callable[..., Any], pyfuncitem: Any, fixture: Any) -> Calla
         from faults.network import registered_proxies
 
         sites = call_sites([run.log for run in baseline], proxies=registered_proxies())
-        strategy = fault_plans(sites, kinds=settings.faults, max_faults=settings.max_faults)
+        strategy = fault_plans(
+            sites,
+            kinds=settings.faults,
+            max_faults=settings.max_faults,
+            outages=settings.outages,
+            worker_root=settings.worker_root,
+        )
         if strategy is None:
             kinds = ", ".join(settings.faults) or "all"
             seen = ", ".join(str(s) for s in sites[:8]) or "none"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness._errors import ViolationsFound
+from harness._errors import ConfigError, ViolationsFound
 from harness._pytest._settings import ChaosSettings
 from harness._run._runner import Run, run_system
 
@@ -33,6 +33,60 @@ def reproduce_command(nodeid: str, *, plan_json: str | None = None, extra: tuple
         parts.append(f"--chaos-plan={plan_json}")
     parts.extend(extra)
     return " ".join(shlex.quote(p) for p in parts)
+
+
+_SITE_WORDS = {
+    "tool": "tool",
+    "llm": "agent making LLM calls",
+    "worker": "agent",
+    "message": "channel",
+    "state": "store",
+    "network": "proxy",
+}
+
+
+def _check_plan_fired(plan: Any, run: Run) -> None:
+    """Raise :class:`ConfigError` for each fault of a fixed plan that never fired in ``run``.
+
+    A misspelled target or a call number the run never reaches would otherwise make
+    ``--chaos-plan`` pass silently, testing nothing.
+    """
+    import difflib
+
+    from harness._log._events import FaultInjected
+    from harness._report._rows import unfired_faults
+    from scenarios import call_sites
+
+    unfired = unfired_faults(plan.model_dump(mode="json"), run.log.of(FaultInjected))
+    if not unfired:
+        return
+    sites = call_sites([run.log])
+    problems: list[str] = []
+    for data in unfired:
+        fault = next(f for f in plan.faults if f.model_dump(mode="json") == data)
+        seen = [s for s in sites if s.site == fault.site]
+        names = sorted({s.target for s in seen if s.target})
+        word = _SITE_WORDS.get(fault.site, fault.site)
+        if fault.target is not None and fault.target not in names:
+            close = difflib.get_close_matches(fault.target, names, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            ran = ", ".join(names) if names else "none"
+            problems.append(
+                f"  - {fault}: no {word} named {fault.target!r} appeared in the run.{hint} "
+                f"{fault.site} sites that did: {ran}."
+            )
+        else:
+            calls = max((s.call for s in seen if s.target == fault.target or fault.target is None), default=0)
+            problems.append(
+                f"  - {fault}: the run reached {fault.site}[{fault.target or '*'}] {calls} time(s); "
+                f"the fault selects call {fault.call}, which never came."
+            )
+    raise ConfigError(
+        f"fault plan: {len(unfired)} fault(s) never fired, so this run tested less than the plan says:\n"
+        + "\n".join(problems)
+        + "\nA plan's target must name a site of the run and its call number must be reached; fix the "
+        "plan (or take it from a failure message, which always names real sites)."
+    )
 
 
 def _where(error: BaseException) -> str:
@@ -104,7 +158,11 @@ class Chaos:
             fault_plan=plan.model_dump(mode="json") if plan is not None else None,
             meta={"test": self.nodeid},
         )
-        run.violations = run_checks(run.log, self.settings.checks, output=run.output)
+        if self.settings.plan is not None and plan is not None:
+            _check_plan_fired(plan, run)  # a fixed plan that hits nothing is an error, not a pass
+        run.violations = run_checks(
+            run.log, self.settings.checks, output=run.output, degraded=self.settings.degraded
+        )
         self.runs.append(run)
         for callback in self.on_run:
             callback(run)
@@ -117,8 +175,9 @@ class Chaos:
                 lines.append(
                     f"The run also ended with {type(run.error).__name__}: {run.error}{_where(run.error)}"
                 )
-            names = tuple(v.checker for v in run.violations)
-            found = ViolationsFound.for_checkers(names, "\n".join(lines), run)
+            # One kind of failure per leading checker: a run that breaks two checkers is the first
+            # one's failure (registry order), so that each shrinks to its own smallest plan.
+            found = ViolationsFound.for_checkers((run.violations[0].checker,), "\n".join(lines), run)
             found.crash = run.error  # type: ignore[attr-defined]  # kept, but not printed before the finding
             raise found from None
         if run.error is not None:

@@ -77,7 +77,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Run tests marked `live` (they record against a real local LLM server). "
         "Same as BROWNOUT_LIVE=1.",
     )
+    group.addoption(
+        "--chaos-outages",
+        action="store_true",
+        default=False,
+        help="Also draw permanent outages (a fault on every call of a site). Off by default: "
+        "--chaos then draws at most max_faults failing calls per plan.",
+    )
     parser.addini("chaos_cassette_dir", "Cassette directory, relative to the rootdir.", default="cassettes")
+    parser.addini(
+        "chaos_degraded",
+        "Result status values that admit trouble in this project (one per line), for the checkers, "
+        "besides the built-in ones (partial, needs_review, payment_pending, ...).",
+        type="linelist",
+        default=[],
+    )
     parser.addini("chaos_report_dir", "Report directory, relative to the rootdir.", default="reports/latest")
     parser.addini(
         "chaos_adapters",
@@ -105,7 +119,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "chaos(faults=None, checks='default', max_faults=3, examples=None, record_mode=None, miss=None, "
-        "replay_tools=False, cassette=None, deadline=600, seed=None): configure brownout for this test.",
+        "replay_tools=False, cassette=None, deadline=600, seed=None, outages=False, worker_root=False, "
+        "degraded=()): configure brownout for this test.",
     )
     config.addinivalue_line("markers", "live: records against a real local LLM server (opt-in).")
     from harness._adapters import configure as configure_adapters

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -49,6 +49,12 @@ class ChaosSettings:
         cassette: Explicit cassette path (default: ``<cassette_dir>/<module>/<test>.json``).
         deadline: Virtual seconds after which a run counts as hung (liveness).
         report_dir: Where failing run logs and reports go.
+        outages: Also draw permanent outages (a fault on *every* call of a site). Off by
+            default: ``max_faults`` then bounds the number of failing calls.
+        worker_root: Also draw the run's root agent (an outermost ``agent()`` scope) as a
+            ``worker`` kill/hang target. Off by default: a dead root is the whole system down.
+        degraded: How this project's results admit trouble, for the checkers: extra status
+            values (``["awaiting_human"]``) or a predicate ``output -> bool``.
     """
 
     chaos: bool = False
@@ -64,6 +70,9 @@ class ChaosSettings:
     cassette: str | None = None
     deadline: float = 600.0
     report_dir: str = "reports/latest"
+    outages: bool = False
+    worker_root: bool = False
+    degraded: tuple[str, ...] | Callable[[Any], bool] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> ChaosSettings:
@@ -82,6 +91,9 @@ MARKER_ARGS: dict[str, str] = {
     "cassette": "a path to a cassette file",
     "deadline": "virtual seconds > 0",
     "seed": "an int",
+    "outages": "True or False (also draw permanent outages: a fault on every call of a site)",
+    "worker_root": "True or False (also kill or hang the run's root agent)",
+    "degraded": "a list of status values that admit trouble, or a callable output -> bool",
 }
 
 _PROFILES: dict[str, ChaosSettings] = {"default": ChaosSettings()}
@@ -143,7 +155,39 @@ def _validate(s: ChaosSettings, *, source: str) -> ChaosSettings:
         raise ConfigError(f"{source}: checks={checks!r} must be a list of checker names (strings).")
     if not all(isinstance(f, str) and f for f in s.faults):
         raise ConfigError(f"{source}: faults={s.faults!r} must be a list of fault kinds (strings).")
+    _check_kinds(s.faults, source)
+    for name in ("outages", "worker_root"):
+        if not isinstance(getattr(s, name), bool):
+            raise ConfigError(f"{source}: {name}={getattr(s, name)!r} must be True or False.")
+    degraded = s.degraded
+    if not callable(degraded) and not all(isinstance(v, str) and v for v in degraded):
+        raise ConfigError(
+            f"{source}: degraded={degraded!r} must be a list of status values (strings) that admit "
+            "trouble, e.g. ['awaiting_human'], or a callable taking the run's output and returning a bool."
+        )
     return s
+
+
+def _check_kinds(kinds: tuple[str, ...], source: str) -> None:
+    """Fault kinds are checked when settings are resolved, under plain ``pytest`` too."""
+    if not kinds:
+        return
+    from faults import SITES, effect_kinds
+
+    for entry in kinds:
+        site, _, kind = entry.partition(".")
+        if site in SITES and (not kind or kind in effect_kinds(site)):
+            continue
+        import difflib
+
+        known = [*SITES, *(f"{s}.{k}" for s in SITES for k in effect_kinds(s))]
+        close = difflib.get_close_matches(entry, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"{source}: faults=[..., {entry!r}, ...]: unknown fault kind {entry!r}.{hint} A kind is a site "
+            f"({', '.join(SITES)}) or one effect at a site (site.effect, e.g. 'tool.timeout'); "
+            "`docs/faults.md` lists every effect."
+        )
 
 
 def _as_tuple(value: Any, name: str, source: str) -> tuple[str, ...]:
@@ -171,6 +215,8 @@ def marker_settings(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[st
         changes["faults"] = _as_tuple(changes["faults"], "faults", source)
     if "checks" in changes and not isinstance(changes["checks"], str):
         changes["checks"] = _as_tuple(changes["checks"], "checks", source)
+    if "degraded" in changes and not callable(changes["degraded"]):
+        changes["degraded"] = _as_tuple(changes["degraded"], "degraded", source)
     return changes
 
 
@@ -232,13 +278,17 @@ def _cli_settings(config: pytest.Config) -> dict[str, Any]:
         "record_mode": config.getoption("--chaos-record-mode"),
         "miss": config.getoption("--chaos-miss"),
         "report_dir": config.getoption("--chaos-report"),
+        "outages": True if config.getoption("--chaos-outages", False) else None,
     }
 
 
 def settings_for_item(item: pytest.Item) -> ChaosSettings:
     """Resolve the item's settings: CLI > closest marker > ini > profile > defaults."""
     marker = item.get_closest_marker("chaos")
-    ini = {"report_dir": item.config.getini("chaos_report_dir")}
+    ini: dict[str, Any] = {"report_dir": item.config.getini("chaos_report_dir")}
+    degraded = tuple(item.config.getini("chaos_degraded") or ())
+    if degraded:
+        ini["degraded"] = degraded
     try:
         return resolve_settings(
             cli=_cli_settings(item.config),

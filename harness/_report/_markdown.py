@@ -99,6 +99,16 @@ def render_summary(rows: Sequence[ResultRow], tests: Sequence[TestSummary]) -> s
         "substituted": sum(r.llm_substituted for r in rows),
         "live": sum(r.llm_live for r in rows),
     }
+    unfired = [r for r in rows if r.faults_unfired]
+    if unfired:
+        lines.append(
+            f"**{len(unfired)} run(s) had planned faults that never fired** (their site or call never came): "
+            "those runs tested less than their plan says."
+        )
+        lines.append("")
+    outages = sum(1 for r in rows if r.outage)
+    if outages:
+        lines += [f"{outages} run(s) ran under a permanent outage (`--chaos-outages`).", ""]
     tokens = sum(r.prompt_tokens + r.completion_tokens for r in rows)
     lines.append(
         f"LLM calls: {llm['replayed']} replayed, {llm['substituted']} substituted, {llm['live']} live; "

