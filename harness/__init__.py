@@ -43,6 +43,7 @@ _LAZY: dict[str, str] = {
     "handoff": "harness._capture._instrument",
     "spawn": "harness._capture._instrument",
     "tool": "harness._capture._instrument",
+    "llm_call": "harness._capture._llm_record",
     "StateStore": "harness._capture._state",
     "Versioned": "harness._capture._state",
     "record": "harness._run._record",
@@ -86,6 +87,7 @@ __all__ = [
     "escalate",
     "handoff",
     "instrument",
+    "llm_call",
     "load_profile",
     "postcondition",
     "record",
@@ -104,6 +106,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports on 
     from harness._capture._context import RunHooks, current_run
     from harness._capture._declare import constraint, dead_letter, escalate, postcondition, redundant
     from harness._capture._instrument import agent, handoff, spawn, tool
+    from harness._capture._llm_record import llm_call
     from harness._capture._state import StateStore, Versioned
     from harness._checkers._registry import Violation, checker, run_checks
     from harness._checkers._semantic import register_semantic_check

@@ -37,6 +37,7 @@ class CallSite:
     call: int
     op: str | None = None
     root: bool = False  # a worker site of the run's root agent (an outermost agent() scope)
+    inline: bool = False  # a worker site of a sub-agent running in its parent's own task
 
     def __str__(self) -> str:
         op = f"/{self.op}" if self.op else ""
@@ -55,11 +56,13 @@ def call_sites(logs: Iterable[RunLog], *, proxies: Sequence[str] = ()) -> list[C
         add = _Counter(seen).add
         for event in log:
             if isinstance(event, LLMCall):
-                add("llm", event.agent)
+                if event.source != "external":  # recorded with harness.llm_call: brownout cannot fault it
+                    add("llm", event.agent)
             elif isinstance(event, ToolCall):
                 add("tool", event.name)
             elif isinstance(event, AgentStart):
-                add("worker", event.name, root=event.parent_step_id is None)
+                root = event.parent_step_id is None
+                add("worker", event.name, root=root, inline=not root and not event.detached)
             elif isinstance(event, MessageSend):
                 add("message", event.channel)
             elif isinstance(event, StateRead):
@@ -79,11 +82,19 @@ class _Counter:
         self.per_target: dict[tuple[str, str | None, str | None], int] = defaultdict(int)
         self.at_site: dict[tuple[str, str | None], int] = defaultdict(int)
 
-    def add(self, site: str, target: str | None, op: str | None = None, *, root: bool = False) -> None:
+    def add(
+        self,
+        site: str,
+        target: str | None,
+        op: str | None = None,
+        *,
+        root: bool = False,
+        inline: bool = False,
+    ) -> None:
         self.per_target[(site, target, op)] += 1
         self.at_site[(site, op)] += 1
         call = self.at_site[site, op] if target is None else self.per_target[site, target, op]
-        self.seen.setdefault(CallSite(site, target, call, op, root), None)
+        self.seen.setdefault(CallSite(site, target, call, op, root, inline), None)
 
 
 def parse_kinds(kinds: Sequence[str]) -> dict[str, list[str]]:
@@ -114,8 +125,14 @@ def parse_kinds(kinds: Sequence[str]) -> dict[str, list[str]]:
 
 
 def effects_for(site: CallSite, kinds: dict[str, list[str]]) -> list[str]:
-    """The effect kinds that may be drawn at ``site`` under the ``kinds`` selection."""
+    """The effect kinds that may be drawn at ``site`` under the ``kinds`` selection.
+
+    An inline sub-agent (running in its parent's own task) is never killed: its crash is
+    its parent's crash, which no code of the parent could observe or handle. It may hang.
+    """
     allowed = kinds.get(site.site, [])
+    if site.site == "worker" and site.inline:
+        return [k for k in allowed if k != "kill"]
     if site.site == "state":
         return [k for k in allowed if EFFECTS[k].acts_on == site.op]
     return list(allowed)

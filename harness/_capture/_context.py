@@ -18,6 +18,7 @@ default hooks let every step proceed; ``faults`` supplies decisions driven by a
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import threading
 import uuid
@@ -33,6 +34,7 @@ from harness._capture._decisions import (
     StepDecision,
     acarry_out,
     carry_out,
+    within_timeout,
 )
 from harness._log._events import AnyEvent, EventBase
 from harness._log._runlog import RunLog
@@ -65,6 +67,7 @@ class Frame:
     step_id: str
     parent: Frame | None = None
     budget_tokens: int | None = None
+    task: int = 0  # which asyncio task (and thread) the scope runs in; see current_task_id()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,7 @@ class ToolSite:
     attempt: int  # 1-based count of calls with the same arguments
     side_effect: bool
     args: dict[str, Any]
+    timeout: float | None = None  # the caller's own timeout, declared with @tool(timeout=...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,10 +163,12 @@ class RunHooks:
 
     # -- the injection points -------------------------------------------------------------
     def tool_call(self, ctx: RunContext, site: ToolSite, proceed: Callable[[], T]) -> T:
-        return carry_out(self.decide_tool(ctx, site), ctx, proceed, lambda: self.step_done(ctx))
+        decision = within_timeout(self.decide_tool(ctx, site), site.timeout, f"tool {site.name!r}")
+        return carry_out(decision, ctx, proceed, lambda: self.step_done(ctx))
 
     async def atool_call(self, ctx: RunContext, site: ToolSite, proceed: Callable[[], Awaitable[T]]) -> T:
-        return await acarry_out(self.decide_tool(ctx, site), ctx, proceed, lambda: self.step_done(ctx))
+        decision = within_timeout(self.decide_tool(ctx, site), site.timeout, f"tool {site.name!r}")
+        return await acarry_out(decision, ctx, proceed, lambda: self.step_done(ctx))
 
     def llm_request(
         self, ctx: RunContext, site: LLMSite, proceed: Callable[[], httpx2.Response]
@@ -304,6 +310,15 @@ _FRAME: contextvars.ContextVar[Frame | None] = contextvars.ContextVar("brownout_
 def current_run() -> RunContext | None:
     """The active run, or ``None`` outside a run."""
     return _RUN.get()
+
+
+def current_task_id() -> int:
+    """An id for the asyncio task and thread the caller runs in (0 parts where there is none)."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        task = None
+    return hash((threading.get_ident(), id(task) if task is not None else 0))
 
 
 def current_frame() -> Frame | None:

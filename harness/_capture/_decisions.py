@@ -57,6 +57,7 @@ __all__ = [
     "Wait",
     "acarry_out",
     "carry_out",
+    "within_timeout",
 ]
 
 T = TypeVar("T")
@@ -216,6 +217,34 @@ class _Run:
 
 _RUN_STEP = _Run()
 _Op = _Sleep | _Read | _Block | _Run
+
+
+def within_timeout(decision: StepDecision, timeout: float | None, what: str) -> StepDecision:
+    """``decision`` as seen by a caller that gives up after ``timeout`` seconds (``None``: never).
+
+    A tool declared with ``@tool(timeout=T)`` tells brownout its caller's own timeout, so a
+    fault there means what it would against the real caller: a hang ends as a
+    ``TimeoutError`` after ``T`` virtual seconds; a delay or an error that comes later than
+    ``T`` does too; a reply that arrives later than ``T`` (the step ran) is lost to the caller,
+    who sees the timeout — the classic source of a duplicated side effect on retry.
+    """
+    if timeout is None:
+        return decision
+
+    def timed_out() -> TimeoutError:
+        return TimeoutError(f"{what} timed out after {timeout:g}s (its caller's timeout)")
+
+    if isinstance(decision, Block):
+        return Fail(timed_out, after=timeout)
+    if isinstance(decision, Wait) and decision.seconds > timeout:
+        return Fail(timed_out, after=timeout)
+    if isinstance(decision, Fail) and decision.after is not None and decision.after > timeout:
+        return Fail(timed_out, after=timeout)
+    if isinstance(decision, RunThenWait) and decision.seconds > timeout:
+        return RunThenFail(timed_out, after=timeout)
+    if isinstance(decision, RunThenFail) and decision.after is not None and decision.after > timeout:
+        return RunThenFail(timed_out, after=timeout)
+    return decision
 
 
 def _script(decision: StepDecision, done: Callable[[], None]) -> Generator[_Op, Any, Any]:

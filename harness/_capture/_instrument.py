@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from harness._capture import _context
-from harness._capture._context import _FRAME, _RUN, Frame, RunContext, ToolSite
+from harness._capture._context import _FRAME, _RUN, Frame, RunContext, ToolSite, current_task_id
 from harness._errors import ConfigError, RecordedToolError, WorkerKilled
 from harness._log._digest import digest
 from harness._log._events import AgentEnd, AgentStart, Compensation, Handoff, Join, Spawn, ToolCall
@@ -86,14 +86,16 @@ class agent:
             self._recording = begin(self.name)
             ctx = self._recording.ctx
         parent = _FRAME.get()
+        task = current_task_id()
         event = ctx.emit(
             AgentStart,
             name=self.name,
             spawned_by=parent.name if parent else None,
             budget_tokens=self.budget_tokens,
+            detached=parent is not None and parent.task != task,
             agent=self.name,
         )
-        self._frame = Frame(self.name, event.step_id, parent, self.budget_tokens)
+        self._frame = Frame(self.name, event.step_id, parent, self.budget_tokens, task)
         self._token = _FRAME.set(self._frame)
         self._ctx = ctx
         with ctx._lock:
@@ -191,6 +193,7 @@ class ToolSpec:
     side_effect: bool
     compensate: str | None
     signature: inspect.Signature | None
+    timeout: float | None = None
 
 
 _TOOLS: dict[str, ToolSpec] = {}
@@ -239,7 +242,9 @@ class _Call:
         self.digest = digest([spec.name, clean])
         call, attempt = ctx.count_tool(spec.name, self.digest)
         frame = _FRAME.get()
-        self.site = ToolSite(spec.name, frame.name if frame else None, call, attempt, spec.side_effect, clean)
+        self.site = ToolSite(
+            spec.name, frame.name if frame else None, call, attempt, spec.side_effect, clean, spec.timeout
+        )
         self.executed = False
 
     def replayed(self) -> tuple[bool, Any]:
@@ -296,9 +301,19 @@ class _Call:
 def tool(fn: Callable[P, R], /) -> Callable[P, R]: ...
 @overload
 def tool(
-    name: str | None = None, *, side_effect: bool = False, compensate: str | None = None
+    name: str | None = None,
+    *,
+    side_effect: bool = False,
+    compensate: str | None = None,
+    timeout: float | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
-def tool(name: Any = None, *, side_effect: bool = False, compensate: str | None = None) -> Any:
+def tool(
+    name: Any = None,
+    *,
+    side_effect: bool = False,
+    compensate: str | None = None,
+    timeout: float | None = None,
+) -> Any:
     """Declare a function as a tool: its calls, results and errors go into the run log.
 
     Usable bare (``@tool``) or with arguments (``@tool("charge", side_effect=True,
@@ -310,6 +325,12 @@ def tool(name: Any = None, *, side_effect: bool = False, compensate: str | None 
         side_effect: Whether a call changes the world (sends, charges, writes). Checkers
             look for duplicated and uncompensated side effects.
         compensate: The name of the tool that undoes this one (saga compensation).
+        timeout: The caller's own timeout for this tool, in seconds (the HTTP client's read
+            timeout, a ``wait_for`` around it). brownout does not enforce it on real calls; it
+            makes injected faults behave as they would against that caller: a ``hang`` ends
+            as ``TimeoutError`` after ``timeout`` virtual seconds, and a reply later than that
+            is lost to the caller. Without it, a hang at a sync tool blocks the run until its
+            deadline and ``liveness`` reports that the tool has no timeout.
     """
     if callable(name) and not isinstance(name, str):
         return tool()(name)
@@ -321,13 +342,21 @@ def tool(name: Any = None, *, side_effect: bool = False, compensate: str | None 
             "e.g. compensate='refund_payment'."
         )
 
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < float("inf")
+    ):
+        raise ConfigError(
+            f"tool(timeout={timeout!r}): the timeout is the caller's own, in seconds, a number > 0 "
+            "(e.g. timeout=30), or None when the caller waits forever."
+        )
+
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
         tool_name = name or fn.__name__
         try:
             signature: inspect.Signature | None = inspect.signature(fn)
         except (TypeError, ValueError):
             signature = None
-        spec = ToolSpec(tool_name, side_effect, compensate, signature)
+        spec = ToolSpec(tool_name, side_effect, compensate, signature, float(timeout) if timeout else None)
         _TOOLS[tool_name] = spec
         if compensate is not None:
             _COMPENSATORS[compensate] = tool_name

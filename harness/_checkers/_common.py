@@ -112,6 +112,26 @@ FAILURE_STATUS_WORDS = frozenset(
     }
 )
 FAILURE_STATUSES = FAILURE_STATUS_WORDS  # kept for callers of the old name
+# Provenance fields (``source``, ``origin``, ...) admit a degraded result when they say the
+# value did not come live: ``{"price": 9.99, "source": "cache"}`` is a disclosed fallback.
+_PROVENANCE_FIELDS = ("source", "origin", "provenance", "data_source", "served_from")
+PROVENANCE_WORDS = frozenset(
+    {
+        "cache",
+        "cached",
+        "fallback",
+        "default",
+        "defaults",
+        "stale",
+        "estimate",
+        "estimated",
+        "offline",
+        "backup",
+        "snapshot",
+        "placeholder",
+        "degraded",
+    }
+)
 _STATUS_FIELDS = ("status", "outcome", "state", "result_status")
 _WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])")
 
@@ -285,8 +305,10 @@ def surfaces_failure(
     (:data:`MARKER_KEYS`: ``partial``, ``errors``, ``missing``, ``degraded``, ...) or a
     ``status``/``outcome``/``state`` field whose value admits trouble
     (:func:`status_admits_failure`: ``partial``, ``needs_review``, ``payment_pending``, ...,
-    or a value in ``extra_statuses``), at any depth up to four. A free-text output admits it
-    by naming one of ``names`` (the failed agents or tools) or using a failure word
+    or a value in ``extra_statuses``), or a provenance field (``source``, ``origin``) saying
+    the value is a fallback (``cache``, ``default``, ``stale``, ...), at any depth up to four.
+    A free-text output admits it by naming one of ``names`` (the failed agents or tools) or
+    using a failure word
     (:data:`FAILURE_WORDS`: "partial", "unavailable", "timed out", ...).
     """
     if output is None:
@@ -305,6 +327,10 @@ def surfaces_failure(
         is_status = lowered_key in _STATUS_FIELDS and isinstance(value, str)
         if is_status and status_admits_failure(value, extra_statuses):
             return True
+        if lowered_key in _PROVENANCE_FIELDS and isinstance(value, str):
+            words = {w.lower() for w in _WORD_SPLIT.split(value) if w}
+            if not words.isdisjoint(PROVENANCE_WORDS):
+                return True
     return False
 
 

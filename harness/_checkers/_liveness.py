@@ -16,7 +16,7 @@ from typing import Any
 
 from harness._checkers._common import events, run_end, step
 from harness._checkers._registry import Violation, checker
-from harness._log._events import Wait
+from harness._log._events import FaultInjected, Wait
 from harness._log._runlog import RunLog
 
 __all__ = ["liveness"]
@@ -128,12 +128,31 @@ def liveness(log: RunLog, /, **context: Any) -> list[Violation]:
             waits = f" Still waiting at that moment: {listed}."
         else:
             waits = " No wait was open at that moment (the run was busy or sleeping)."
+        hangs = [
+            f
+            for f in events(log, "fault_injected")
+            if isinstance(f, FaultInjected) and f.site in ("tool", "llm") and f.effect.startswith("hang")
+        ]
+        no_timeout = ""
+        if hangs:
+            where = ", ".join(
+                f"{'tool' if h.site == 'tool' else 'the LLM calls of'} {h.target or 'an agent'!r} "
+                f"(step {h.seq})"
+                for h in hangs[:3]
+            )
+            no_timeout = (
+                f" {where} {'has' if len(hangs) == 1 else 'have'} no timeout: a dependency that never "
+                "answers hangs the whole run (declare the caller's timeout with @tool(timeout=...), or "
+                "put one around the call)."
+            )
         found.append(
             Violation(
                 checker="liveness",
                 severity="critical",
-                steps=sorted({w.seq for w in stuck[:5]} | {end.seq}),
-                message=f"The run passed its virtual deadline: {step(end)} says {end.error}.{waits}",
+                steps=sorted({w.seq for w in stuck[:5]} | {h.seq for h in hangs[:3]} | {end.seq}),
+                message=(
+                    f"The run passed its virtual deadline: {step(end)} says {end.error}.{no_timeout}{waits}"
+                ),
                 why=(
                     "A run that does not finish in time hangs its caller. Put a deadline on every wait and "
                     "every remote call, and let the deadline propagate to sub-agents."

@@ -98,7 +98,12 @@ def _load_builtin() -> None:
 
 
 def get_checkers(selection: str | Sequence[str] = "default") -> list[CheckerSpec]:
-    """Resolve a selection to checker specs, in registration order."""
+    """Resolve a selection to checker specs, in registration order.
+
+    ``"default"``, ``"all"``, ``"none"``, a checker name, or a list of names; a list may hold
+    ``"default"`` too, to add opt-in checkers to the default set:
+    ``["default", "unhandled_tool_failure"]``.
+    """
     _load_builtin()
     if isinstance(selection, str):
         if selection == "none":
@@ -108,6 +113,11 @@ def get_checkers(selection: str | Sequence[str] = "default") -> list[CheckerSpec
         if selection == "default":
             return [c for c in _REGISTRY.values() if c.default]
         selection = [selection]
+    if "default" in selection:
+        wanted = {c.name for c in _REGISTRY.values() if c.default} | {n for n in selection if n != "default"}
+        unknown = [n for n in wanted if n not in _REGISTRY]
+        if not unknown:
+            return [c for c in _REGISTRY.values() if c.name in wanted]
     unknown = [n for n in selection if n not in _REGISTRY]
     if unknown:
         raise ConfigError(

@@ -61,7 +61,8 @@ FORMAT = "brownout-runlog"
 FORMAT_VERSION = 1
 
 AgentStatus = Literal["ok", "error", "timeout", "cancelled", "killed"]
-LLMSource = Literal["live", "replayed", "substituted", "injected"]
+# external: recorded with harness.llm_call (a client brownout does not carry); seen, not replayed.
+LLMSource = Literal["live", "replayed", "substituted", "injected", "external"]
 
 
 class EventBase(HarnessModel):
@@ -104,6 +105,10 @@ class AgentStart(EventBase):
     name: str
     spawned_by: str | None = None
     budget_tokens: int | None = None
+    # Runs in its own task or thread (spawned, gathered, wait_for'd), apart from its parent
+    # scope: a crash of it can be observed and handled by the parent. An inline sub-agent
+    # (same task as its parent) crashing is the parent crashing.
+    detached: bool = False
 
 
 class AgentEnd(EventBase):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,15 +23,6 @@ import pytest
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
 
-# tests/conftest.py puts tests/ first on sys.path, where tests/scenarios (no __init__.py) makes
-# ``import scenarios`` a namespace package when brownout has not imported the real one yet
-# (the plugin now imports lazily); the chaos exploration then fails with "cannot import name
-# 'call_sites' from 'scenarios' (unknown location)". Make the real package importable.
-if str(ROOT) not in sys.path:
-    sys.path.append(str(ROOT))
-if getattr(sys.modules.get("scenarios"), "__file__", "") is None:
-    for _name in [m for m in sys.modules if m == "scenarios" or m.startswith("scenarios.")]:
-        del sys.modules[_name]
 SYSTEMS = HERE / "systems"
 EXAMPLES = 200
 # Diagnostic only: BROWNOUT_PRECISION_FAULTS="tool,message,state" narrows what the inner runs
@@ -150,7 +140,7 @@ class Twins:
         source = self.test_template.replace("{system}", self.module).replace("{entry}", entry)
         if FAULTS_OVERRIDE:  # diagnostic knob: explore only these fault kinds
             kinds = ", ".join(repr(k) for k in FAULTS_OVERRIDE)
-            source = source.replace('checks="default"', f'faults=[{kinds}], checks="default"')
+            source = source.replace("@pytest.mark.chaos(", f"@pytest.mark.chaos(faults=[{kinds}], ")
         self.pytester.makepyfile(**{f"test_{self.name}_{entry}": source})
         result = self.pytester.runpytest(
             f"test_{self.name}_{entry}.py",

@@ -14,7 +14,7 @@ TEST = """
 import pytest
 import {system} as system
 
-@pytest.mark.chaos(checks="default")
+@pytest.mark.chaos(checks=["default", "unhandled_tool_failure"])
 def test_quotes(chaos):
     run = chaos.run(system.{entry})
     out = run.output

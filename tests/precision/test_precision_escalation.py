@@ -14,7 +14,7 @@ TEST = """
 import pytest
 import {system} as system
 
-@pytest.mark.chaos(checks="default")
+@pytest.mark.chaos(checks=["default", "unhandled_tool_failure"])
 def test_claim(chaos):
     run = chaos.run(system.{entry}, "c-7", 1200)
     out = run.output

@@ -14,7 +14,7 @@ TEST = """
 import pytest
 import {system} as system
 
-@pytest.mark.chaos(checks="default")
+@pytest.mark.chaos(checks=["default", "unhandled_tool_failure"])
 def test_price(chaos):
     run = chaos.run(system.{entry}, "sku-1")
     assert run.output["status"] == "ok"

@@ -16,8 +16,8 @@ PINNED: dict[str, set[str]] = {
         "ConfigError", "HarnessError", "NotInRun", "ReplayDivergence", "Run", "RunHooks", "RunLog",
         "RunLogError", "StaleFencingToken", "StateStore", "Versioned", "Violation", "WorkerKilled", "agent",
         "checker", "constraint", "current_run", "dead_letter", "escalate", "handoff", "instrument",
-        "load_profile", "postcondition", "record", "redundant", "register_profile", "register_semantic_check",
-        "run_checks", "run_system", "spawn", "tool",
+        "llm_call", "load_profile", "postcondition", "record", "redundant", "register_profile",
+        "register_semantic_check", "run_checks", "run_system", "spawn", "tool",
     },
     "faults": {
         "AckLost", "Bandwidth", "Chance", "ContextLengthExceeded", "Corrupt", "DeadlineCancelled", "Delay",
@@ -37,7 +37,8 @@ PINNED: dict[str, set[str]] = {
     },
     "scenarios": {
         "CallSite", "DEFAULT_MODEL_ALIAS", "FAULTS", "LLMServerError", "LocalLLMServer", "REFERENCE_RUNS",
-        "ReferenceRun", "ScenarioError", "ServiceError", "call_sites", "cassette_dir", "effects_for",
+        "ReferenceRun", "ScenarioConfigError", "ScenarioError", "ServiceCallError", "ServiceError",
+        "ServiceUnavailable", "call_sites", "cassette_dir", "effects_for",
         "fault_plans", "fault_strategy", "find_model_file", "find_reference", "parse_kinds", "run_reference",
     },
     # Public extension modules: what other packages and users build on.
@@ -56,6 +57,7 @@ PINNED: dict[str, set[str]] = {
     },
     "harness.cassettes": {"Cassette", "load_cassette_file", "write_atomically"},
     "harness.secrets": {"REDACTED", "is_secret_name", "scrub", "scrub_text"},
+    "harness.cli": {"COMMANDS", "main"},
 }  # fmt: skip
 
 

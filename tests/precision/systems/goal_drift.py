@@ -37,6 +37,12 @@ async def _book(brief):
         return fitting[0] if fitting else None
 
 
+async def _supervised(coro, timeout):
+    """Run a sub-agent as its own task with a deadline: its crash or timeout comes back as a value."""
+    [result] = await asyncio.gather(asyncio.wait_for(coro, timeout), return_exceptions=True)
+    return result
+
+
 async def correct(city):
     async with agent("planner"):
         budget = constraint("max_budget_usd", BUDGET)
@@ -44,7 +50,14 @@ async def correct(city):
         if venues is None:
             return {"status": "failed", "missing": ["venues"], "max_budget_usd": budget}
         brief = handoff("booker", {"city": city, "venues": venues, "max_budget_usd": budget})
-        venue = await _book(brief)
+        venue = await _supervised(_book(brief), timeout=60)
+        if isinstance(venue, BaseException):
+            return {
+                "status": "failed",
+                "missing": ["booking"],
+                "error": repr(venue),
+                "max_budget_usd": budget,
+            }
         if venue is None:
             return {"status": "failed", "missing": ["venue within budget"], "max_budget_usd": budget}
         return {"status": "booked", "venue": venue["name"], "price": venue["price"], "max_budget_usd": budget}
@@ -58,7 +71,9 @@ async def buggy(city):
             brief = handoff("booker", {"city": city, "venues": DEFAULT_VENUES})  # the budget is gone
         else:
             brief = handoff("booker", {"city": city, "venues": venues, "max_budget_usd": budget})
-        venue = await _book(brief)
+        venue = await _supervised(_book(brief), timeout=60)
+        if isinstance(venue, BaseException):
+            return {"status": "failed", "missing": ["booking"], "error": repr(venue)}
         return {
             "status": "booked",
             "venue": venue["name"],

@@ -41,6 +41,12 @@ async def _write(brief):
         return f"An article on {topic}."
 
 
+async def _supervised(coro, timeout):
+    """Run a sub-agent as its own task with a deadline: its crash or timeout comes back as a value."""
+    [result] = await asyncio.gather(asyncio.wait_for(coro, timeout), return_exceptions=True)
+    return result
+
+
 async def correct(topic):
     async with agent("researcher"):
         for _ in range(2):
@@ -50,7 +56,10 @@ async def correct(topic):
             except ValidationError:
                 continue  # repair: ask again
             brief = handoff("writer", payload, schema=Brief)
-            return {"status": "ok", "article": await _write(brief)}
+            article = await _supervised(_write(brief), timeout=60)
+            if isinstance(article, BaseException):
+                return {"status": "failed", "missing": ["article"], "error": repr(article), "article": None}
+            return {"status": "ok", "article": article}
         return {"status": "failed", "missing": ["brief"], "article": None}
 
 
