@@ -42,6 +42,15 @@ def test_init_in_an_empty_folder_then_pytest_passes(pytester: pytest.Pytester) -
     result.stdout.fnmatch_lines(["1 run(s) of 1 test(s): 1 pass"])
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_init_then_pytest_chaos_passes_on_the_scaffolded_example(pytester: pytest.Pytester, seed: int) -> None:
+    # The scaffolded system is a correct one: the first `pytest --chaos` of a new user must pass.
+    assert _init(str(pytester.path)).returncode == 0
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chaos", f"--chaos-seed={seed}")
+    result.assert_outcomes(passed=1)
+    assert " handled" in result.stdout.str()  # faults were injected and handled, not skipped
+
+
 def test_ci_workflow_runs_chaos_and_publishes_the_summary(tmp_path: Path) -> None:
     assert cli_main(["init", str(tmp_path)]) == 0
     workflow = yaml.safe_load((tmp_path / ".github/workflows/brownout.yml").read_text(encoding="utf-8"))
