@@ -43,7 +43,7 @@ def test_init_in_an_empty_folder_then_pytest_passes(pytester: pytest.Pytester) -
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_init_then_pytest_chaos_passes_on_the_scaffolded_example(pytester: pytest.Pytester, seed: int) -> None:
+def test_init_then_pytest_chaos_passes_on_the_example(pytester: pytest.Pytester, seed: int) -> None:
     # The scaffolded system is a correct one: the first `pytest --chaos` of a new user must pass.
     assert _init(str(pytester.path)).returncode == 0
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--chaos", f"--chaos-seed={seed}")
