@@ -19,6 +19,7 @@ Every message says what happened, the offending value, the rule, and the fix.
 
     ViolationsFound (AssertionError)  a run broke one or more checkers: the test fails with the findings
     SystemCrashed (AssertionError)    under --chaos, the system ended with a crash-type exception
+    UnhandledFault (AssertionError)   under --chaos, an injected fault escaped the system unhandled
     RecordedToolError (Exception)     a tool error replayed from a cassette (re-raised as the system saw it)
 
     WorkerKilled (BaseException)      crash-stop of an agent; ``except Exception`` does not catch it
@@ -43,6 +44,7 @@ __all__ = [
     "RunLogError",
     "StaleFencingToken",
     "SystemCrashed",
+    "UnhandledFault",
     "ViolationsFound",
     "WorkerKilled",
 ]
@@ -128,6 +130,25 @@ class ViolationsFound(AssertionError):
             kind = type("ViolationsFound", (cls,), {"checkers": key, "__module__": cls.__module__})
             cls._kinds[key] = kind
         return kind(message, run)
+
+
+class UnhandledFault(AssertionError):
+    """Under ``--chaos``, a fault injected at a site escaped the system unhandled. ``.site`` names it.
+
+    Raise it with :meth:`at`: one subclass per site, so that every error type drawn at one
+    site (a refused connection, a timeout, a lost reply) is one failure, shrunk once.
+    """
+
+    site: str = ""
+    _kinds: dict[str, type[UnhandledFault]] = {}
+
+    @classmethod
+    def at(cls, site: str, message: str) -> UnhandledFault:
+        kind = cls._kinds.get(site)
+        if kind is None:
+            kind = type("UnhandledFault", (cls,), {"site": site, "__module__": cls.__module__})
+            cls._kinds[site] = kind
+        return kind(message)
 
 
 class SystemCrashed(AssertionError):

@@ -15,6 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _support.fake_openai import FakeOpenAI
+from _support.guards import API_KEY, SocketGuard  # noqa: F401 - API_KEY: shared with tests
 
 # Import once here what every in-process pytester run would otherwise import (and, with
 # PYTHONDONTWRITEBYTECODE set, assertion-rewrite) again: pytester keeps modules loaded before it.
@@ -37,8 +38,6 @@ for _name in (
     with contextlib.suppress(ImportError):
         importlib.import_module(_name)
 
-API_KEY = "sk-test-4f9c2b7e1d8a6c3b5e0f9a2d"
-
 
 @pytest.fixture
 def openai_server() -> Iterator[FakeOpenAI]:
@@ -48,19 +47,6 @@ def openai_server() -> Iterator[FakeOpenAI]:
         yield server
     finally:
         server.stop()
-
-
-class SocketGuard:
-    """Counts (and refuses) every attempt to open a network connection."""
-
-    def __init__(self) -> None:
-        self.attempts: list[Any] = []
-
-    def refuse(self, address: Any) -> OSError:
-        self.attempts.append(address)
-        return ConnectionRefusedError(
-            f"socket guard: a connection to {address!r} was attempted during replay"
-        )
 
 
 @pytest.fixture

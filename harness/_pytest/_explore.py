@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import random
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from typing import Any
 import hypothesis
 from hypothesis import HealthCheck, Phase, Verbosity, given
 
-from harness._errors import SystemCrashed
+from harness._errors import HarnessError, SystemCrashed, UnhandledFault
 
 __all__ = ["ChaosWarning", "SystemCrashed", "explore"]
 
@@ -117,19 +118,25 @@ def explore(test_fn: Callable[..., Any], pyfuncitem: Any, fixture: Any) -> Calla
             tried += 1
             fixture.plan = plan
             fixture.runs.clear()  # keep only this example's runs (the failing one is written out)
+            failure: BaseException | None = None
             try:
                 test_fn(*args, **kwargs)
             except _PASS_THROUGH:
                 raise
-            except Exception as exc:
+            except (AssertionError, HarnessError) as exc:  # a finding, an assertion, a usage error
                 _remember(exc, plan, fixture)
                 raise
             except BaseException as exc:
-                crashed = SystemCrashed(
-                    f"the system ended with {type(exc).__name__} (not catchable by `except Exception`): {exc}"
-                )
-                _remember(crashed, plan, fixture)
-                raise crashed from exc
+                failure = _wrapped(exc)
+                if failure is exc:
+                    _remember(exc, plan, fixture)
+                    raise
+                _remember(failure, plan, fixture)
+            if failure is not None:
+                # Raised outside the except block: Hypothesis tells failures apart by type and by
+                # the exception they were raised while handling, so the original is kept as
+                # ``__cause__`` only (pytest still prints it) and one site stays one failure.
+                raise failure
 
         prop.__name__ = getattr(test_fn, "__name__", "chaos_test")
         prop.__qualname__ = prop.__name__
@@ -165,6 +172,40 @@ def explore(test_fn: Callable[..., Any], pyfuncitem: Any, fixture: Any) -> Calla
     return chaos_test
 
 
+_INJECTED = re.compile(r"^injected fault: (\w+ '[^']*'|LLM call \d+ of [^\s]+|\w+ [^\s]+)")
+
+
+def _injected_at(exc: BaseException) -> str | None:
+    """The site (``tool 'charge'``, ``worker 'billing'``) of an injected fault that ``exc`` is."""
+    for candidate in (exc, exc.__cause__, exc.__context__):
+        if candidate is None:
+            continue
+        found = _INJECTED.match(str(candidate))
+        if found:
+            return found.group(1)
+    return None
+
+
+def _wrapped(exc: BaseException) -> BaseException:
+    """The failure to report for ``exc``: an injected fault that escaped the system is one
+    :class:`UnhandledFault` per site, a crash-type exception a :class:`SystemCrashed`."""
+    site = _injected_at(exc)
+    if site is not None:
+        # One failure per site, whatever error type was drawn there (ConnectionError,
+        # TimeoutError, a lost reply...).
+        failure: BaseException = UnhandledFault.at(
+            site, f"the system did not handle the fault injected at {site}: {type(exc).__name__}: {exc}"
+        )
+    elif isinstance(exc, Exception):
+        return exc
+    else:
+        failure = SystemCrashed(
+            f"the system ended with {type(exc).__name__} (not catchable by `except Exception`): {exc}"
+        )
+    failure.__cause__ = exc
+    return failure
+
+
 def _remember(exc: BaseException, plan: Any, fixture: Any) -> None:
     """Keep the plan and the runs a failure came from on the exception itself: with several
     distinct failures, each one's plan, log and command must be its own."""
@@ -186,6 +227,9 @@ def _what(exc: BaseException) -> str:
     checkers = getattr(exc, "checkers", ())
     if checkers:
         return ", ".join(checkers)
+    site = getattr(exc, "site", None)
+    if site:
+        return f"unhandled fault at {site}"
     cause = exc.__cause__ if isinstance(exc, SystemCrashed) and exc.__cause__ is not None else exc
     return type(cause).__name__
 

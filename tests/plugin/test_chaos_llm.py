@@ -76,7 +76,8 @@ def test_llm_faults_explored_offline_from_a_recorded_cassette(
     assert list(pytester.path.glob("cassettes/**/*.json"))
     Path(pytester.path, "outputs.txt").unlink()
 
-    result = pytester.runpytest("--chaos", "--chaos-seed=5")
+    # A rate limit on every attempt is an outage: drawn only with --chaos-outages.
+    result = pytester.runpytest("--chaos", "--chaos-seed=5", "--chaos-outages")
     result.assert_outcomes(passed=1)
     assert len(server.requests) == recorded  # offline: every reply came from the cassette
     rows = [json.loads(line) for line in Path(pytester.path, "outputs.txt").read_text().splitlines()]

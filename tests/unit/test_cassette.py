@@ -10,7 +10,7 @@ from typing import Any
 import openai
 import pytest
 from _support.fake_openai import FakeOpenAI
-from conftest import API_KEY, SocketGuard
+from _support.guards import API_KEY, SocketGuard
 
 from harness import CassetteError, CassetteMiss, ConfigError, agent, run_system, tool
 from harness.cassettes import Cassette
