@@ -54,29 +54,31 @@ def _llm() -> ChatOpenAI:
     )
 
 
-def _ask(system: str, user: str) -> str:
-    reply = _llm().invoke([SystemMessage(system), HumanMessage(user)])
+async def _ask(system: str, user: str) -> str:
+    reply = await _llm().ainvoke([SystemMessage(system), HumanMessage(user)])
     return str(reply.content).strip()
 
 
-def planner(state: Trip) -> Trip:
-    plan = _ask("You plan trips. Reply with one short sentence.", state["request"])
+async def planner(state: Trip) -> Trip:
+    plan = await _ask("You plan trips. Reply with one short sentence.", state["request"])
     return {"plan": plan}
 
 
-def weather(state: Trip) -> Trip:
-    report = forecast.invoke({"city": state["city"]})
-    note = _ask("Say in one short sentence what to pack.", f"The forecast in {state['city']} is {report}.")
+async def weather(state: Trip) -> Trip:
+    report = await forecast.ainvoke({"city": state["city"]})
+    note = await _ask(
+        "Say in one short sentence what to pack.", f"The forecast in {state['city']} is {report}."
+    )
     return {"weather": f"{report}. {note}"}
 
 
-def budget(state: Trip) -> Trip:
-    cost = daily_cost.invoke({"city": state["city"], "days": state["days"]})
+async def budget(state: Trip) -> Trip:
+    cost = await daily_cost.ainvoke({"city": state["city"], "days": state["days"]})
     return {"budget": f"about {cost} EUR for {state['days']} days"}
 
 
-def synthesizer(state: Trip) -> Trip:
-    answer = _ask(
+async def synthesizer(state: Trip) -> Trip:
+    answer = await _ask(
         "Write a two-sentence trip summary.",
         f"Plan: {state['plan']}\nWeather: {state['weather']}\nBudget: {state['budget']}",
     )

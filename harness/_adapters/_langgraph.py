@@ -12,15 +12,16 @@ fail a step), so this adapter wraps two chokepoints, once per process, inert out
   becomes a ``handoff`` event from the node to the target, carrying the state keys the node
   wrote (a ``Send`` carries its ``arg``). Retries of a task under a ``RetryPolicy`` stay in one
   scope.
-- **LangChain tools** (``BaseTool.run`` / ``arun``, which ``ToolNode``, ``create_react_agent``
-  and a direct ``tool.invoke`` all go through): each call is a ``@tool`` site under the tool's
-  own name, its arguments the tool-call arguments.
+- **LangChain tools** (``BaseTool.run``, ``arun`` and ``ainvoke``, which ``ToolNode``,
+  ``create_react_agent`` and a direct ``tool.invoke`` / ``ainvoke`` go through): each call is
+  one ``@tool`` site under the tool's own name, its arguments the tool-call arguments.
 
 Checkpointer reads and writes are not captured (see docs/adapters.md).
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -121,6 +122,8 @@ def _wrap_async_runner(arun: Callable[..., Any]) -> Callable[..., Any]:
 
 def _tool_arguments(base_tool: Any, tool_input: Any) -> dict[str, Any]:
     """The arguments the caller (the model) gave: injected state and config are left out."""
+    if isinstance(tool_input, dict) and tool_input.get("type") == "tool_call" and "args" in tool_input:
+        tool_input = tool_input["args"]  # a ToolCall, as ToolNode passes it
     if not isinstance(tool_input, dict):
         return {"input": tool_input}
     schema = getattr(base_tool, "tool_call_schema", None)
@@ -130,14 +133,25 @@ def _tool_arguments(base_tool: Any, tool_input: Any) -> dict[str, Any]:
     return dict(tool_input)
 
 
-def _wrap_tool_run(run: Callable[..., Any]) -> Callable[..., Any]:
+# Set while a tool call is inside its site: the framework's inner entry points it goes through
+# (``ainvoke`` -> ``invoke`` in an executor thread -> ``run``) are the same call, not new ones.
+_IN_SITE: contextvars.ContextVar[bool] = contextvars.ContextVar("brownout_langchain_tool", default=False)
+
+
+def _wrap_tool_sync(run: Callable[..., Any]) -> Callable[..., Any]:
+    """``BaseTool.run``: the sync entry point (``invoke``, ``ToolNode`` in a sync graph)."""
+
     @functools.wraps(run)
     def wrapped(self: Any, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
-        if not _active():
+        if not _active() or _IN_SITE.get():
             return run(self, tool_input, *args, **kwargs)
 
         def call(**arguments: Any) -> Any:
-            return run(self, tool_input, *args, **kwargs)
+            token = _IN_SITE.set(True)
+            try:
+                return run(self, tool_input, *args, **kwargs)
+            finally:
+                _IN_SITE.reset(token)
 
         name = str(self.name)
         call.__name__ = call.__qualname__ = name
@@ -147,14 +161,22 @@ def _wrap_tool_run(run: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
-def _wrap_tool_arun(arun: Callable[..., Any]) -> Callable[..., Any]:
+def _wrap_tool_async(arun: Callable[..., Any]) -> Callable[..., Any]:
+    """``ainvoke`` (every class that defines it) and ``arun``: the async entry points. A sync tool
+    called with ``ainvoke`` runs in an executor thread; its site is here, on the event loop, so an
+    injected delay or hang is virtual time and the run's deadline still applies."""
+
     @functools.wraps(arun)
     async def wrapped(self: Any, tool_input: Any, *args: Any, **kwargs: Any) -> Any:
-        if not _active():
+        if not _active() or _IN_SITE.get():
             return await arun(self, tool_input, *args, **kwargs)
 
         async def call(**arguments: Any) -> Any:
-            return await arun(self, tool_input, *args, **kwargs)
+            token = _IN_SITE.set(True)
+            try:
+                return await arun(self, tool_input, *args, **kwargs)
+            finally:
+                _IN_SITE.reset(token)
 
         name = str(self.name)
         call.__name__ = call.__qualname__ = name
@@ -164,9 +186,15 @@ def _wrap_tool_arun(arun: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
+def _patch(cls: Any, attribute: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+    original = cls.__dict__.get(attribute)
+    if original is not None and not getattr(original, _MARK, False):
+        setattr(cls, attribute, wrap(original))
+
+
 def install() -> None:
     """Wrap LangGraph's task runner and LangChain's tool entry points (once)."""
-    from langchain_core.tools import BaseTool
+    from langchain_core.tools import BaseTool, StructuredTool, Tool
     from langgraph.pregel import _runner as runner_module
 
     runner: Any = runner_module  # the names below are imported there, not exported
@@ -174,7 +202,7 @@ def install() -> None:
         runner.run_with_retry = _wrap_sync_runner(runner.run_with_retry)
     if not getattr(runner.arun_with_retry, _MARK, False):
         runner.arun_with_retry = _wrap_async_runner(runner.arun_with_retry)
-    if not getattr(BaseTool.run, _MARK, False):
-        BaseTool.run = _wrap_tool_run(BaseTool.run)  # type: ignore[method-assign]
-    if not getattr(BaseTool.arun, _MARK, False):
-        BaseTool.arun = _wrap_tool_arun(BaseTool.arun)  # type: ignore[method-assign]
+    _patch(BaseTool, "run", _wrap_tool_sync)
+    _patch(BaseTool, "arun", _wrap_tool_async)
+    for cls in (BaseTool, StructuredTool, Tool):
+        _patch(cls, "ainvoke", _wrap_tool_async)

@@ -43,3 +43,11 @@ def copy_example(folder: str, dest: Path) -> Path:
         ignore=shutil.ignore_patterns("reports", ".hypothesis", ".pytest_cache", "__pycache__"),
     )
     return target
+
+
+def fault_sites(results: Path) -> set[str]:
+    """The sites of every fault that reached the system in an exploration (its results table)."""
+    import pyarrow.parquet as pq  # pyarrow alone: pandas may not be imported twice in one process
+
+    kinds = pq.read_table(results, columns=["fault_kinds"]).column("fault_kinds").to_pylist()
+    return {kind.split(".")[0] for row in kinds for kind in (row or "").split(",") if kind}

@@ -1,0 +1,240 @@
+"""The LangGraph adapter, on examples/langgraph (recorded from the local llama.cpp model) and on
+graphs without an LLM (Send, Command, ToolNode): no brownout code in the apps."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict
+
+import pytest
+
+pytest.importorskip("langgraph", reason="LangGraph is not installed: pip install 'brownout[langgraph]'")
+pytest.importorskip(
+    "langchain_openai", reason="langchain-openai is not installed: pip install 'brownout[langgraph]'"
+)
+
+from adapter_examples import cassette_of, copy_example, fault_sites, load_example, normalized
+from langchain_core.messages import AIMessage
+from langchain_core.tools import tool
+from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.prebuilt import ToolNode
+from langgraph.types import Command, Send
+
+from faults import FaultPlan
+from harness import run_checks, run_system
+from harness.cassettes import Cassette
+from scenarios import call_sites
+
+NODES = ["planner", "weather", "budget", "synthesizer"]
+
+
+def _app() -> Any:
+    return load_example("langgraph", "trip_app")
+
+
+def _run(hooks: Any = None, miss: str = "strict") -> Any:
+    cassette = Cassette(cassette_of("langgraph", "test_app", "test_plan_trip"), record_mode="none", miss=miss)
+    return run_system(_app().plan_trip, ("lisbon", 3), hooks=hooks, cassette=cassette)
+
+
+def _kinds(run: Any, kind: str) -> list[Any]:
+    return [e for e in run.log if e.kind == kind]
+
+
+# -- the example app, replayed --------------------------------------------------------------
+def test_replay_is_offline_and_identical_three_times(socket_guard: Any) -> None:
+    runs = [_run() for _ in range(3)]
+    assert all(r.error is None for r in runs)
+    assert runs[0].output["budget"] == "about 360 EUR for 3 days"
+    assert runs[0].output == runs[1].output == runs[2].output
+    assert normalized(runs[0].log) == normalized(runs[1].log) == normalized(runs[2].log)
+    assert socket_guard.attempts == []
+
+
+def test_log_holds_nodes_tools_and_edges() -> None:
+    run = _run()
+    assert sorted(e.name for e in _kinds(run, "agent_start")) == sorted(NODES)
+    assert {e.name: e.status for e in _kinds(run, "agent_end")} == dict.fromkeys(NODES, "ok")
+    # the LLM calls of langchain-openai are attributed to the node that made them
+    assert sorted(e.agent for e in _kinds(run, "llm_call")) == ["planner", "synthesizer", "weather"]
+    tools = {e.name: (e.agent, e.args, e.result) for e in _kinds(run, "tool_call")}
+    assert tools == {
+        "forecast": ("weather", {"city": "lisbon"}, "sunny, 24 C"),
+        "daily_cost": ("budget", {"city": "lisbon", "days": 3}, 360),
+    }
+    edges = {(e.source, e.target): e.payload for e in _kinds(run, "handoff")}
+    assert set(edges) == {
+        ("planner", "weather"),
+        ("planner", "budget"),
+        ("weather", "synthesizer"),
+        ("budget", "synthesizer"),
+    }
+    assert set(edges["planner", "weather"]) == {"plan"}  # the state keys the node wrote
+    assert edges["budget", "synthesizer"] == {"budget": "about 360 EUR for 3 days"}
+
+
+def test_exploration_draws_tool_and_worker_sites_not_only_llm() -> None:
+    sites = {(s.site, s.target) for s in call_sites([_run().log])}
+    assert {("tool", "forecast"), ("tool", "daily_cost")} <= sites
+    assert {("worker", node) for node in NODES} <= sites
+
+
+def test_tool_fault_fails_the_node_and_the_graph() -> None:
+    plan = FaultPlan.from_json(
+        '{"faults":[{"site":"tool","target":"daily_cost","call":1,"effect":{"kind":"error"}}]}'
+    )
+    run = _run(hooks=plan.hooks(), miss="nearest")
+    assert run.error is not None and "injected" in str(run.error)
+    ends = {e.name: e.status for e in _kinds(run, "agent_end")}
+    assert ends["budget"] == "error"
+    assert "synthesizer" not in ends
+    assert [(f.site, f.target) for f in _kinds(run, "fault_injected")] == [("tool", "daily_cost")]
+
+
+def test_pytest_replays_and_chaos_draws_tool_and_worker_faults(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example = copy_example("langgraph", pytester.path)
+    monkeypatch.chdir(example)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    chaos = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--chaos", "--chaos-seed=1", "--chaos-examples=30", "--chaos-report=out"
+    )
+    chaos.assert_outcomes(failed=1)
+    assert "reproduce: pytest test_app.py::test_plan_trip" in chaos.stdout.str()
+    sites = fault_sites(example / "out" / "results.parquet")
+    assert "tool" in sites, sites  # not only LLM faults: the adapters made tool sites
+
+
+# -- graphs without an LLM: Send, Command, ToolNode, sync and async -------------------------
+class Fan(TypedDict, total=False):
+    topic: str
+    parts: Annotated[list[str], operator.add]
+    final: str
+
+
+def _fan_graph() -> Any:
+    def plan(state: Fan) -> Fan:
+        return {"topic": state["topic"].upper()}
+
+    def fan_out(state: Fan) -> list[Send]:
+        return [Send("worker", {"topic": state["topic"], "part": i}) for i in range(2)]
+
+    def worker(state: dict[str, Any]) -> Fan:
+        return {"parts": [f"{state['topic']}-{state['part']}"]}
+
+    def merge(state: Fan) -> Command[Any]:
+        return Command(goto="publish", update={"final": "+".join(sorted(state["parts"]))})
+
+    def publish(state: Fan) -> Fan:
+        return {}
+
+    graph = StateGraph(Fan)
+    for name, fn in [("plan", plan), ("worker", worker), ("merge", merge), ("publish", publish)]:
+        graph.add_node(name, fn)
+    graph.add_edge(START, "plan")
+    graph.add_conditional_edges("plan", fan_out, ["worker"])
+    graph.add_edge("worker", "merge")
+    graph.add_edge("publish", END)
+    return graph.compile()
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_send_and_command_become_handoffs(mode: str) -> None:
+    graph = _fan_graph()
+
+    def main() -> Any:
+        return graph.invoke({"topic": "t", "parts": []})
+
+    async def amain() -> Any:
+        return await graph.ainvoke({"topic": "t", "parts": []})
+
+    run = run_system(main if mode == "sync" else amain)
+    assert run.error is None and run.output["final"] == "T-0+T-1"
+    handoffs = sorted((e.source, e.target, repr(e.payload)) for e in _kinds(run, "handoff"))
+    assert handoffs == [
+        ("merge", "publish", repr({"final": "T-0+T-1"})),  # Command(goto=..., update=...)
+        ("plan", "worker", repr({"topic": "T", "part": 0})),  # Send carries its arg
+        ("plan", "worker", repr({"topic": "T", "part": 1})),
+        ("worker", "merge", repr({"parts": ["T-0"]})),
+        ("worker", "merge", repr({"parts": ["T-1"]})),
+    ]
+    assert sorted(e.name for e in _kinds(run, "agent_start")) == [
+        "merge",
+        "plan",
+        "publish",
+        "worker",
+        "worker",
+    ]
+    for event in _kinds(run, "handoff"):
+        assert event.agent == event.source  # recorded inside the sending node's scope
+
+
+@tool
+def word_count(text: str) -> int:
+    """Count the words in a text."""
+    return len(text.split())
+
+
+def _tool_graph() -> Any:
+    def caller(state: MessagesState) -> dict[str, Any]:
+        call = {"name": "word_count", "args": {"text": "one two three"}, "id": "call-1", "type": "tool_call"}
+        return {"messages": [AIMessage(content="", tool_calls=[call])]}
+
+    graph = StateGraph(MessagesState)
+    graph.add_node("caller", caller)
+    graph.add_node("tools", ToolNode([word_count]))
+    graph.add_edge(START, "caller")
+    graph.add_edge("caller", "tools")
+    graph.add_edge("tools", END)
+    return graph.compile()
+
+
+def test_toolnode_calls_are_tool_sites() -> None:
+    graph = _tool_graph()
+
+    async def main() -> Any:
+        state = await graph.ainvoke({"messages": []})
+        return state["messages"][-1].content
+
+    run = run_system(main)
+    assert run.output == "3"
+    (call,) = _kinds(run, "tool_call")
+    assert (call.name, call.agent, call.args, call.status) == (
+        "word_count",
+        "tools",
+        {"text": "one two three"},
+        "ok",
+    )
+    (moved,) = _kinds(run, "handoff")
+    assert (moved.source, moved.target) == ("caller", "tools")
+    assert moved.payload == {
+        "messages": [
+            {
+                "type": "ai",
+                "content": "",
+                "tool_calls": [{"name": "word_count", "args": {"text": "one two three"}}],
+            }
+        ]
+    }
+
+
+def test_worker_fault_on_a_node_and_a_checker_sees_it() -> None:
+    graph = _tool_graph()
+    plan = FaultPlan.from_json(
+        '{"faults":[{"site":"worker","target":"tools","call":1,"effect":{"kind":"kill"}}]}'
+    )
+
+    async def main() -> Any:
+        return (await graph.ainvoke({"messages": []}))["messages"][-1].content
+
+    run = run_system(main, hooks=plan.hooks())
+    assert type(run.error).__name__ == "WorkerKilled"
+    assert {e.name: e.status for e in _kinds(run, "agent_end")} == {"caller": "ok", "tools": "killed"}
+    assert _kinds(run, "tool_call") == []
+    assert isinstance(run_checks(run.log, "default", output=run.output), list)
+
+
+def test_outside_a_run_graphs_run_untouched() -> None:
+    assert _fan_graph().invoke({"topic": "t", "parts": []})["final"] == "T-0+T-1"
+    assert word_count.invoke({"text": "a b"}) == 2
