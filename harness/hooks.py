@@ -20,6 +20,7 @@ from harness._capture._context import (
     WorkerSite,
     current_frame,
     current_run,
+    require_run,
 )
 from harness._capture._decisions import (
     PROCEED,
@@ -81,4 +82,5 @@ __all__ = [
     "carry_out",
     "current_frame",
     "current_run",
+    "require_run",
 ]

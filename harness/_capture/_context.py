@@ -36,6 +36,7 @@ from harness._capture._decisions import (
     carry_out,
     within_timeout,
 )
+from harness._errors import NotInRun
 from harness._log._events import AnyEvent, EventBase
 from harness._log._runlog import RunLog
 
@@ -53,6 +54,7 @@ __all__ = [
     "WorkerSite",
     "current_frame",
     "current_run",
+    "require_run",
 ]
 
 T = TypeVar("T")
@@ -319,6 +321,25 @@ def current_task_id() -> int:
     except RuntimeError:
         task = None
     return hash((threading.get_ident(), id(task) if task is not None else 0))
+
+
+def require_run(what: str) -> RunContext:
+    """The active run, for an API that cannot work outside one; :class:`NotInRun` otherwise.
+
+    The instrumentation itself never needs it (outside a run it does nothing); extensions
+    that read or change the run's state do: a fault hook, an adapter, a custom recorder.
+
+    Raises:
+        NotInRun: naming ``what`` needed the run and how to get one.
+    """
+    ctx = _RUN.get()
+    if ctx is None:
+        raise NotInRun(
+            f"{what} needs an active brownout run, and none is active here. Call it from code that runs "
+            "under chaos.run(...), harness.run_system(...) or harness.record(...), not at import time or "
+            "in a thread the run did not start."
+        )
+    return ctx
 
 
 def current_frame() -> Frame | None:

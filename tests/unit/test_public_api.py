@@ -44,7 +44,7 @@ PINNED: dict[str, set[str]] = {
     # Public extension modules: what other packages and users build on.
     "harness.hooks": {
         "Frame", "LLMSite", "MessageSite", "RunContext", "RunHooks", "StateSite", "ToolSite", "WorkerSite",
-        "current_frame", "current_run",
+        "current_frame", "current_run", "require_run",
         # decisions a hook returns, and the executors that carry them out
         "PROCEED", "Proceed", "Wait", "Fail", "Block", "RunThenWait", "RunThenFail", "Reshape",
         "RewriteReply", "Respond", "StepDecision", "DropMessage", "DuplicateMessage", "DelayMessage",
