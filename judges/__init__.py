@@ -20,6 +20,7 @@ below it (``lint-imports`` checks there is no cycle)::
     _verdict                      Verdict, CriterionScore, JudgeSpec
     _registry                     register_judge: judge factories by name
     _rubric                       Rubric, Criterion
+    _model_file                   the judge model's weights, assembled from registry packages
     _model, _errors               the models' base; the exception tree
 """
 
@@ -31,10 +32,12 @@ from judges._errors import (
     JudgeCallError,
     JudgeConfigError,
     JudgeError,
+    JudgeModelError,
     RubricError,
     VerdictFailed,
 )
 from judges._judge import Judge, judge
+from judges._model_file import QWEN_JUDGE, JudgeModelFile, assemble_judge_model, judge_model_cache
 from judges._registry import register_judge
 from judges._rubric import Criterion, Rubric
 from judges._semantic import (
@@ -47,6 +50,7 @@ from judges._verdict import CriterionScore, JudgeSpec, Verdict
 
 __all__ = [
     "CONSTRAINT_RUBRIC",
+    "QWEN_JUDGE",
     "Calibration",
     "CalibrationError",
     "Criterion",
@@ -56,6 +60,8 @@ __all__ = [
     "JudgeCallError",
     "JudgeConfigError",
     "JudgeError",
+    "JudgeModelError",
+    "JudgeModelFile",
     "JudgeSpec",
     "LabelledExample",
     "Rubric",
@@ -63,11 +69,13 @@ __all__ = [
     "Verdict",
     "VerdictCache",
     "VerdictFailed",
+    "assemble_judge_model",
     "calibrate",
     "cohen_kappa",
     "configure_semantic_checks",
     "constraint_check",
     "judge",
+    "judge_model_cache",
     "labelled_set",
     "register_judge",
     "rubric_postcondition",

@@ -25,9 +25,12 @@ from typing import Any
 from judges._calibrate import labelled_set
 from judges._candidate import candidate_text
 from judges._judge import Judge
+from judges._model_file import QWEN_JUDGE, assemble_judge_model
 from judges._prompt import PromptStyle
 from judges._rubric import Rubric
 from judges._verdict import Verdict
+
+QWEN_ALIAS = "qwen"
 
 __all__ = ["ATTACKS", "Attack", "FlipRow", "main", "measure"]
 
@@ -187,7 +190,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "unless --base-url is given)",
     )
     parser.add_argument("--base-url", default=None, help="a running OpenAI-compatible endpoint")
-    parser.add_argument("--model", default="smollm2", help="the judge model (default smollm2)")
+    parser.add_argument(
+        "--model",
+        default="smollm2",
+        help=f"judge model: smollm2 (default) or {QWEN_ALIAS} (Qwen2.5-Coder-1.5B: the judge-model extra)",
+    )
     parser.add_argument("--details", action="store_true", help="also list which attacks flipped a verdict")
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds per judge request when recording"
@@ -223,8 +230,12 @@ def _with_endpoint(args: argparse.Namespace, body: Any) -> int:
             return int(body(judge, args))
     from scenarios import LocalLLMServer
 
+    server_options: dict[str, Any] = {}
+    if args.model == QWEN_ALIAS:
+        # The larger judge: weights assembled from the judge-model extra, its own chat template.
+        server_options = {"model_path": assemble_judge_model(QWEN_JUDGE), "chat_format": None}
     with (
-        LocalLLMServer(model_alias=args.model) as server,
+        LocalLLMServer(model_alias=args.model, **server_options) as server,
         Judge(
             args.model,
             base_url=server.base_url,

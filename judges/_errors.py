@@ -11,6 +11,7 @@ Every message says what happened, the offending value, the rule, and the fix.
     │                                   Ensemble, VerdictCache, JudgeSpec, Verdict, a registry call)
     ├── CalibrationError (ValueError)   labelled examples are unusable for calibration
     ├── JudgeCallError                  the judge endpoint failed (HTTP error, timeout, cassette miss)
+    ├── JudgeModelError                 the judge model's weights assembled to the wrong bytes
     ├── MalformedReply                  internal: a judge reply is unusable; it never escapes, it is
     │                                   retried once and then becomes an *unscored* verdict
     ├── VerdictFailed (AssertionError)  ``Verdict.assert_passed()`` on a verdict that did not pass
@@ -27,6 +28,7 @@ __all__ = [
     "JudgeCallError",
     "JudgeConfigError",
     "JudgeError",
+    "JudgeModelError",
     "MalformedReply",
     "RubricError",
     "UnknownCriterion",
@@ -76,3 +78,7 @@ class VerdictFailed(JudgeError, AssertionError):
 
 class VerdictTruthError(JudgeError, TypeError):
     """Raised by ``bool(verdict)``: use ``verdict.passed`` or ``verdict.assert_passed()``."""
+
+
+class JudgeModelError(JudgeError):
+    """The judge model's slices assembled to bytes of the wrong size or hash (nothing is kept)."""

@@ -47,7 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cassette", default=str(DEFAULT_CASSETTE), help="cassette of the judge calls")
     parser.add_argument("--record", action="store_true", help="record missing calls against a live model")
     parser.add_argument("--base-url", default=None, help="a running OpenAI-compatible endpoint")
-    parser.add_argument("--model", default="smollm2", help="the judge model (default smollm2)")
+    parser.add_argument(
+        "--model",
+        default="smollm2",
+        help="the judge model: smollm2 (default) or qwen (the judge-model extra)",
+    )
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds per judge request when recording"
     )

@@ -122,7 +122,8 @@ class LocalLLMServer:
 
     Args:
         port: TCP port on 127.0.0.1; a free one is chosen when ``None``.
-        chat_format: llama.cpp chat format; ``chatml-function-calling`` makes ``tool_choice="auto"``
+        chat_format: llama.cpp chat format (``None``: the model's own template);
+            ``chatml-function-calling`` makes ``tool_choice="auto"``
             and named tool choices work.
         model_alias: the model name clients send (``model=...``).
         n_ctx: context window in tokens.
@@ -137,7 +138,7 @@ class LocalLLMServer:
     def __init__(
         self,
         port: int | None = None,
-        chat_format: str = "chatml-function-calling",
+        chat_format: str | None = "chatml-function-calling",
         model_alias: str = DEFAULT_MODEL_ALIAS,
         *,
         n_ctx: int = 4096,
@@ -180,7 +181,7 @@ class LocalLLMServer:
             "--port", str(port),
             "--n_ctx", str(self.n_ctx),
             "--n_threads", str(self.n_threads),
-            "--chat_format", self.chat_format,
+            *(("--chat_format", self.chat_format) if self.chat_format else ()),
             "--model_alias", self.model_alias,
         ]  # fmt: skip
 
