@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "check": ("harness._cli._check", "run the checkers on a stored run log"),
     "checkers": ("harness._cli._checkers", "list the registered checkers"),
+    "compare": (
+        "harness._cli._compare",
+        "compare two stored reports' pass rates: pass, regressed, improved or inconclusive",
+    ),
     "report": ("harness._report", "re-render the reliability report from stored results"),
     "init": ("harness._cli._init", "scaffold a conftest, an example chaos test and a CI workflow"),
     "doctor": ("harness._cli._doctor", "run an entry point once and say what the harness can and cannot see"),

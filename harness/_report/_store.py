@@ -14,7 +14,14 @@ from harness._report._rows import ResultRow
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ReportError", "has_parquet", "read_results", "results_frame", "write_results"]
+__all__ = [
+    "ReportError",
+    "has_parquet",
+    "read_results",
+    "resolve_report_dir",
+    "results_frame",
+    "write_results",
+]
 
 PARQUET = "results.parquet"
 CSV = "results.csv"
@@ -131,6 +138,15 @@ def _rows_from_records(
         except Exception as exc:
             raise ReportError(f"{source}: row {number} is not a valid result row: {exc}") from None
     return rows
+
+
+def resolve_report_dir(path: Path) -> Path:
+    """The report directory ``path`` names: itself, or where a pointer file (``reports/latest``
+    where symlinks are unavailable) says, relative to the pointer's folder."""
+    if path.is_file() and not (path / PARQUET).exists():
+        target = Path(path.read_text(encoding="utf-8").strip())
+        return target if target.is_absolute() else path.parent / target
+    return path
 
 
 def read_results(directory: Path) -> list[ResultRow]:
