@@ -123,13 +123,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "degraded=()): configure brownout for this test.",
     )
     config.addinivalue_line("markers", "live: records against a real local LLM server (opt-in).")
-    from harness._adapters import configure as configure_adapters
-    from harness._errors import ConfigError
-
-    try:
-        configure_adapters(config.getini("chaos_adapters") or None)
-    except ConfigError as exc:
-        raise pytest.UsageError(str(exc)) from None
     if config.getoption("--chaos-examples") is not None and config.getoption("--chaos-examples") < 1:
         raise pytest.UsageError(
             f"--chaos-examples={config.getoption('--chaos-examples')} must be at least 1. To run one fixed "
@@ -172,6 +165,21 @@ def settings_for(item: pytest.Item) -> ChaosSettings:
     return settings_for_item(item)
 
 
+def _configure_adapters(config: pytest.Config) -> None:
+    """Hand the ``chaos_adapters`` ini to the adapters, once, when a test first uses ``chaos``
+    (at plugin load it would import the library into every pytest session)."""
+    if getattr(config, "_brownout_adapters", False):
+        return
+    from harness._adapters import configure as configure_adapters
+    from harness._errors import ConfigError
+
+    try:
+        configure_adapters(config.getini("chaos_adapters") or None)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config._brownout_adapters = True  # type: ignore[attr-defined]
+
+
 def _report_dir(config: pytest.Config, settings: ChaosSettings) -> Path:
     path = Path(settings.report_dir)
     return path if path.is_absolute() else config.rootpath / path
@@ -183,6 +191,7 @@ def chaos(request: pytest.FixtureRequest) -> Iterator[Chaos]:
     from harness._pytest._fixture import Chaos, cassette_path_for
 
     item = request.node
+    _configure_adapters(request.config)
     settings = settings_for(item)
     rootdir = request.config.rootpath
     if settings.cassette:

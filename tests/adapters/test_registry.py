@@ -72,7 +72,9 @@ def test_instrument_is_public_and_enables_named_frameworks(adapters_selection: A
 
 def test_ini_option_selects_adapters(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nchaos_adapters = bogus\n")
-    pytester.makepyfile("def test_x(): pass\n")
+    # Checked when a test first uses `chaos` (the plugin imports no library code at load).
+    pytester.makepyfile("def test_plain(): pass\n\ndef test_x(chaos): chaos.run(lambda: 1)\n")
     result = pytester.runpytest_subprocess()
     assert result.ret != 0
-    result.stderr.fnmatch_lines(["*chaos_adapters = 'bogus'*unknown framework adapter 'bogus'*"])
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*chaos_adapters = 'bogus'*unknown framework adapter 'bogus'*"])
