@@ -25,7 +25,6 @@ import random
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     StrictInt,
@@ -38,7 +37,16 @@ from pydantic.fields import FieldInfo
 import faults._effects  # noqa: F401  (registers the built-in effects, which Effect is made of)
 from faults._errors import FaultPlanError
 from faults._inject import PlanHooks
-from faults._registry import EFFECTS, SITES, EffectBase, Site, effect_kinds, effect_union, on_register
+from faults._registry import (
+    EFFECTS,
+    SITES,
+    EffectBase,
+    FaultModel,
+    Site,
+    effect_kinds,
+    effect_union,
+    on_register,
+)
 
 __all__ = ["Chance", "Effect", "Fault", "FaultPlan"]
 
@@ -50,7 +58,7 @@ else:
     Effect = effect_union()
 
 
-class Chance(BaseModel):
+class Chance(FaultModel):
     """Select each call with probability ``p``, decided by a hash of ``seed`` and the call number.
 
     The same seed selects the same calls in every run, whatever else happens in between.
@@ -71,7 +79,7 @@ class Chance(BaseModel):
 CallSelector = Annotated[StrictInt, Field(ge=1)] | Literal["every"] | Chance
 
 
-class Fault(BaseModel):
+class Fault(FaultModel):
     """One fault: where it strikes (site, target, call) and what happens (effect).
 
     Attributes:
@@ -135,7 +143,7 @@ class Fault(BaseModel):
         return f"{self.site}[{self.target or '*'}]#{self.call}: {self.effect}"
 
 
-class FaultPlan(BaseModel):
+class FaultPlan(FaultModel):
     """A small, ordered set of faults: what goes wrong in one run.
 
     When several faults select the same call, the first one in the plan wins.

@@ -11,10 +11,12 @@ and the strategies ``pytest --chaos`` draws from.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic._internal._model_construction import ModelMetaclass
 
 from faults._errors import FaultPlanError
 from harness.hooks import (
@@ -37,6 +39,7 @@ __all__ = [
     "AnySite",
     "Decision",
     "EffectBase",
+    "FaultModel",
     "Site",
     "effect_kinds",
     "effect_union",
@@ -59,7 +62,50 @@ def _fmt(value: Any, seconds: bool) -> str:
     return str(value)
 
 
-class EffectBase(BaseModel):
+def _problems(exc: ValidationError) -> str:
+    lines = []
+    seen: set[str] = set()
+    for err in exc.errors(include_url=False):
+        # pydantic names union branches in locations (literal, constrained int, Chance): one line a field.
+        parts = [
+            str(p)
+            for p in err["loc"]
+            if not str(p).startswith(("literal[", "constrained-")) and p != "Chance"
+        ]
+        loc = ".".join(parts) or "(value)"
+        if loc in seen:
+            continue
+        seen.add(loc)
+        if loc.endswith("call") and len(err["loc"]) > len(parts):
+            lines.append(
+                f'  - {loc} = {err.get("input")!r}: must be a call number >= 1, "every", or {{p, seed}}'
+            )
+            continue
+        value = err.get("input")
+        shown = json.dumps(value, default=repr)[:80] if not isinstance(value, dict) else "{...}"
+        lines.append(f"  - {loc} = {shown}: {err['msg'].removeprefix('Value error, ')}")
+    return "\n".join(lines)
+
+
+class _FaultModelMeta(ModelMetaclass):
+    # Wrapping the class call (not __init__) turns only an explicit ``Fault(...)`` into
+    # FaultPlanError; a model validated inside another one keeps pydantic's own error, so
+    # the outer message names the full path (``faults.0.call``).
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except ValidationError as exc:
+            raise FaultPlanError(
+                f"invalid {cls.__name__}:\n{_problems(exc)}\nSee docs/faults.md for each field's rule."
+            ) from None
+
+
+class FaultModel(BaseModel, metaclass=_FaultModelMeta):
+    """Base of every public model in ``faults``: invalid input raises :class:`FaultPlanError`
+    (each field, its value and the rule), never pydantic's ``ValidationError``."""
+
+
+class EffectBase(FaultModel):
     """What happens at a site. Subclasses set ``kind``, the sites they apply to, and parameters.
 
     A subclass defines ``kind: Literal["<name>"] = "<name>"``, ``sites``, its parameters

@@ -28,6 +28,8 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from harness._errors import ConfigError
+
 if TYPE_CHECKING:
     import httpx2
 
@@ -273,7 +275,10 @@ def _script(decision: StepDecision, done: Callable[[], None]) -> Generator[_Op, 
             body = yield _Read(result)
             result = decision.fn(result, body)
     else:
-        raise TypeError(f"{decision!r} is not a step decision (see harness.hooks)")
+        raise ConfigError(
+            f"a fault hook returned {decision!r}, which is not a step decision. A hook's decide_* method "
+            "returns one of harness.hooks' decisions (PROCEED, Wait, Fail, Block, RunThenWait, ...)."
+        )
     done()
     return result
 

@@ -1,0 +1,60 @@
+"""One error contract: public constructors raise their package's error with the value and the rule."""
+
+from __future__ import annotations
+
+import pytest
+
+import faults
+import harness
+from faults import Chance, Fault, FaultPlan, FaultPlanError, Latency, Timeout
+from harness import ConfigError, HarnessError, Violation
+from harness.events import ToolCall
+from scenarios import ScenarioError, find_reference
+
+
+@pytest.mark.parametrize(
+    ("make", "needle"),
+    [
+        (
+            lambda: Fault(site="tool", target="x", call=0, effect=Timeout()),
+            "call = 0: must be a call number >= 1",
+        ),
+        (lambda: Fault(site="disk", effect=Timeout()), 'site = "disk"'),
+        (lambda: Timeout(after=-1), "after = -1"),
+        (lambda: Latency(seconds=0), "seconds = 0"),
+        (lambda: Chance(p=2), "p = 2"),
+        (lambda: FaultPlan(faults=[1]), "faults.0 = 1"),
+    ],
+)
+def test_faults_constructors_raise_fault_plan_error(make: object, needle: str) -> None:
+    with pytest.raises(FaultPlanError) as info:
+        make()  # type: ignore[operator]
+    assert needle in str(info.value) and "docs/faults.md" in str(info.value)
+    assert "errors.pydantic.dev" not in str(info.value)  # no pydantic URL noise
+    assert isinstance(info.value, HarnessError)
+
+
+def test_nested_errors_keep_their_full_path() -> None:
+    with pytest.raises(FaultPlanError, match=r"faults\.0\.call"):
+        FaultPlan.from_data({"faults": [{"site": "tool", "call": 0, "effect": {"kind": "error"}}]})
+
+
+def test_harness_models_raise_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"(?s)invalid Violation.*severity"):
+        Violation(checker="x", severity="catastrophic", steps=[], message="m")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"(?s)invalid ToolCall.*seq"):
+        ToolCall(run_id="r", seq="first", t=0.0, step_id="s0", name="t", args_digest="d")  # type: ignore[arg-type]
+
+
+def test_scenarios_raise_their_error_with_the_known_names() -> None:
+    with pytest.raises(ScenarioError, match=r"no reference run 'nope'; known: .*research"):
+        find_reference("nope")
+
+
+def test_no_dead_exported_exception() -> None:
+    # Every exception a package exports is raised somewhere by that package (NotInRun by require_run).
+    for module in (harness, faults):
+        for name in module.__all__:
+            value = getattr(module, name)
+            if isinstance(value, type) and issubclass(value, BaseException):
+                assert value.__module__.endswith("_errors") or value.__module__.startswith("harness._capture")
