@@ -290,16 +290,64 @@ def _annotate(exc: BaseException, fixture: Any, tried: int) -> None:
 
 
 def _example_database(item: Any) -> Any:
-    """The example database failures are kept in: Hypothesis's own, or the project's on CI.
+    """The example database failures are kept in: ``--chaos-db``, Hypothesis's own, or the project's on CI.
 
     Hypothesis's automatic ``ci`` profile turns its database off because CI machines are
     usually thrown away; brownout keeps failing fault plans in ``<rootdir>/.hypothesis/examples``
     there too, so a CI job that caches that folder tries last run's failures first. A
     profile the user loaded with ``database=None`` is respected.
     """
+    option = item.config.getoption("--chaos-db", None)
+    if option:
+        return example_database_at(option, item.config.rootpath)
     database = hypothesis.settings().database
     if database is None and hypothesis.settings.get_current_profile_name() == "ci":
         from hypothesis.database import DirectoryBasedExampleDatabase
 
         database = DirectoryBasedExampleDatabase(str(item.config.rootpath / ".hypothesis" / "examples"))
     return database
+
+
+def example_database_at(where: str, rootdir: Path, *, connect: bool = True) -> Any:
+    """The example database ``--chaos-db`` names: a Redis URL, or a directory (relative to ``rootdir``).
+
+    A Redis database (``redis://host:port/db``) is shared by every machine that points at it,
+    so a failing plan one CI shard found is the first example the next shard tries. With
+    ``connect=False`` the value is only checked (the option is validated before any test runs).
+
+    Raises:
+        ConfigError: For an unsupported URL scheme, or a Redis URL without the ``redis`` package.
+    """
+    from harness._errors import ConfigError
+
+    scheme = where.split("://", 1)[0].lower() if "://" in where else ""
+    if scheme in ("redis", "rediss", "unix"):
+        try:
+            import redis
+        except ImportError:
+            raise ConfigError(
+                f"--chaos-db={where}: a Redis example database needs the redis package, which is not "
+                "installed. Install it with `pip install brownout[redis]`, or pass a directory."
+            ) from None
+        try:
+            client = redis.Redis.from_url(where)
+        except ValueError as exc:
+            raise ConfigError(
+                f"--chaos-db={where}: not a valid Redis URL ({exc}). Use redis://host:port/db."
+            ) from None
+        if not connect:
+            return None
+        from hypothesis.extra.redis import RedisExampleDatabase
+
+        return RedisExampleDatabase(client, key_prefix=b"brownout-example:")
+    if scheme:
+        raise ConfigError(
+            f"--chaos-db={where}: the scheme {scheme}:// is not supported. Pass a directory, or a Redis "
+            "URL (redis://host:port/db) that CI shards share."
+        )
+    if not connect:
+        return None
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    path = Path(where)
+    return DirectoryBasedExampleDatabase(str(path if path.is_absolute() else rootdir / path))

@@ -84,6 +84,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Also draw permanent outages (a fault on every call of a site). Off by default: "
         "--chaos then draws at most max_faults failing calls per plan.",
     )
+    group.addoption(
+        "--chaos-db",
+        default=None,
+        metavar="DIR|redis://HOST:PORT/DB",
+        help="Where failing fault plans are kept and tried first next time: a directory (default "
+        "<rootdir>/.hypothesis/examples on CI, else Hypothesis's own) or a Redis URL that CI shards share "
+        "(needs `pip install brownout[redis]`).",
+    )
+    group.addoption(
+        "--chaos-baseline",
+        default=None,
+        metavar="DIR",
+        help="Compare this session's pass rates with a stored report (as `brownout compare DIR` does); "
+        "a regression fails the session.",
+    )
     parser.addini("chaos_cassette_dir", "Cassette directory, relative to the rootdir.", default="cassettes")
     parser.addini(
         "chaos_degraded",
@@ -128,6 +143,15 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--chaos-examples={config.getoption('--chaos-examples')} must be at least 1. To run one fixed "
             "plan instead of exploring, use --chaos-plan."
         )
+    db = config.getoption("--chaos-db")
+    if db:
+        from harness._errors import ConfigError
+        from harness._pytest._explore import example_database_at
+
+        try:
+            example_database_at(db, config.rootpath, connect=False)
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
     plan = config.getoption("--chaos-plan")
     if plan is not None:
         from harness._errors import HarnessError
@@ -282,6 +306,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = _session(session.config)
     if state is not None:
         state.finish(exitstatus)
+        if getattr(state, "comparison", None) is not None and state.comparison.verdict == "regressed":
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # --chaos-baseline: a regression fails
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -121,6 +121,7 @@ class ChaosSession:
         self.rows: list[Any] = []
         self.report_path: Path | None = None
         self.report_error: str | None = None
+        self.comparison: Any = None  # --chaos-baseline's verdict, set when the report is written
         self.started_wall = time.time()
         self.progress = ProgressLine(config)
         self._tests: dict[str, _TestState] = {}
@@ -336,6 +337,16 @@ class ChaosSession:
             self._remove_stale_logs(directory, {r.log for r in rows if r.log})
         except Exception as exc:  # the test results stand; say why the report is missing
             self.report_error = f"{type(exc).__name__}: {exc}"
+        self._compare_baseline(rows, directory)
+
+    def _compare_baseline(self, rows: list[Any], directory: Path) -> None:
+        """``--chaos-baseline``: compare with the stored report (the plugin fails a regressed session)."""
+        from harness._pytest._baseline import compare_with_baseline
+
+        try:
+            self.comparison = compare_with_baseline(self.config, rows, directory)
+        except Exception as exc:
+            self.report_error = f"--chaos-baseline: {exc}"
 
     def _remove_stale_logs(self, directory: Path, keep: set[str]) -> None:
         """Drop run logs a previous session left in ``runs/`` (the directory holds the latest report)."""
@@ -367,6 +378,11 @@ class ChaosSession:
             terminalreporter.write_line(f"  {summary.worst:<13} {summary.test}  ({what})", red=True)
         if self.report_path is not None:
             terminalreporter.write_line(f"report: {_display(self.report_path)}")
+        if self.comparison is not None:
+            from harness._pytest._baseline import summary_lines
+
+            for text, bad in summary_lines(self.comparison):
+                terminalreporter.write_line(text, red=bad)
         if self.report_error is not None:
             terminalreporter.write_line(
                 f"brownout: the report could not be written: {self.report_error}", red=True
