@@ -29,7 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "harness._cli._compare",
         "compare two stored reports' pass rates: pass, regressed, improved or inconclusive",
     ),
-    "report": ("harness._report", "re-render the reliability report from stored results"),
+    "report": (
+        "harness._cli._report",
+        "re-render the reliability report from stored results, or merge shard reports",
+    ),
     "init": ("harness._cli._init", "scaffold a conftest, an example chaos test and a CI workflow"),
     "doctor": ("harness._cli._doctor", "run an entry point once and say what the harness can and cannot see"),
     "record-reference": (

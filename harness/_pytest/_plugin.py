@@ -93,6 +93,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(needs `pip install brownout[redis]`).",
     )
     group.addoption(
+        "--chaos-shard",
+        default=None,
+        metavar="I/N",
+        help="Run only the I-th of N disjoint shares of the chaos tests (split by node id), e.g. one "
+        "CI machine of N; `brownout report --merge` joins the shards' reports.",
+    )
+    group.addoption(
         "--chaos-baseline",
         default=None,
         metavar="DIR",
@@ -152,6 +159,14 @@ def pytest_configure(config: pytest.Config) -> None:
             example_database_at(db, config.rootpath, connect=False)
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
+    if config.getoption("--chaos-shard"):
+        from harness._errors import ConfigError
+        from harness._pytest._shard import parse_shard
+
+        try:
+            parse_shard(config.getoption("--chaos-shard"))
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
     plan = config.getoption("--chaos-plan")
     if plan is not None:
         from harness._errors import HarnessError
@@ -171,6 +186,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--chaos-shard"):
+        from harness._pytest._shard import parse_shard, split
+
+        kept, deselected = split(items, *parse_shard(config.getoption("--chaos-shard")))
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = kept
     live = config.getoption("--chaos-live") or os.environ.get("BROWNOUT_LIVE", "") not in ("", "0")
     if live:
         return

@@ -148,3 +148,61 @@ def test_chaos_baseline_reports_a_regression(project: pytest.Pytester) -> None:
     table = (out / "compare.md").read_text(encoding="utf-8")
     assert table.startswith("## brownout compare: **regressed**")
     assert f"| **regressed** | `{NAIVE}` | (all) | 200/200 = 100%" in table
+
+
+def _comparable(directory: Path) -> list[dict[str, object]]:
+    """The rows without what differs between two runs of the same plans (fresh run ids, log names)."""
+    rows = sorted(read_results(directory), key=lambda r: (r.test, r.index))
+    return [r.model_dump(exclude={"run_id", "log"}) for r in rows]
+
+
+def test_shards_split_the_chaos_tests_and_merge_into_the_single_run_report(project: pytest.Pytester) -> None:
+    common = [
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        "--chaos",
+        "--chaos-seed=3",
+        "--chaos-examples=6",
+    ]
+    whole = project.runpytest(*common, f"--chaos-report={project.path / 'all'}")
+    outcomes = whole.parseoutcomes()
+    shards = []
+    for i in (1, 2):
+        result = project.runpytest(
+            *common, f"--chaos-shard={i}/2", f"--chaos-report={project.path / f's{i}'}"
+        )
+        shards.append(result.parseoutcomes())
+        result.stdout.fnmatch_lines([f"*collected 5 items / {2 if i == 1 else 3} deselected*"])
+    tests = [{r.test for r in read_results(project.path / f"s{i}")} for i in (1, 2)]
+    assert tests[0] and tests[1] and not tests[0] & tests[1]
+    assert tests[0] | tests[1] == {r.test for r in read_results(project.path / "all")}
+    for key in ("passed", "failed"):
+        assert sum(s.get(key, 0) for s in shards) == outcomes.get(key, 0)
+    from harness.cli import main as cli_main
+
+    merged = project.path / "merged"
+    assert (
+        cli_main(
+            ["report", "--merge", str(project.path / "s1"), str(project.path / "s2"), "--out", str(merged)]
+        )
+        == 0
+    )
+    assert _comparable(merged) == _comparable(project.path / "all")
+    assert (merged / "report.html").is_file()
+    for row in read_results(merged):
+        assert not row.log or (merged / row.log).is_file()  # the failing runs' logs came along
+    # merging a shard twice is refused: its tests would be counted twice
+    assert (
+        cli_main(
+            ["report", "--merge", str(project.path / "s1"), str(project.path / "all"), "--out", str(merged)]
+        )
+        == 2
+    )
+
+
+def test_chaos_shard_must_be_i_of_n(project: pytest.Pytester) -> None:
+    result = project.runpytest("--chaos", "--chaos-shard=3/2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--chaos-shard=3/2: expected i/n with 1 <= i <= n*"])
