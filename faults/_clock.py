@@ -68,6 +68,12 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
             ready: list[tuple[selectors.SelectorKey, int]] = real_select(0)
             if ready or timeout == 0:
                 return ready
+            if self._jobs and self._jobs[0][0].done():
+                # The loop is idle and the oldest executor job has finished: hand its result
+                # over now, before waiting on anything else (sockets in flight may be waiting
+                # for exactly this result, e.g. a client's platform probe before its request).
+                self._release_first_job()
+                return real_select(0)  # type: ignore[no-any-return]
             if self._sockets_in_flight():
                 # Real I/O is in flight: wait for it on the wall clock and let virtual
                 # time follow real time (bounded by the next timer).

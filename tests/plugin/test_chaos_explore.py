@@ -106,6 +106,15 @@ def test_fragile(chaos):
 """
 
 
+def _part(output: str, test: str) -> str:
+    """The failure section of ``test`` in pytest's output, in whatever order the tests ran."""
+    start = output.index(f"_ {test} _")
+    following = [output.find(f"_ {name} _", start + 1) for name in ("test_fragile", "test_checked")]
+    ends = [i for i in following if i > start]
+    summary = output.find("short test summary info", start)
+    return output[start : min([*ends, summary if summary > 0 else len(output)])]
+
+
 def _reproduce_line(output: str) -> list[str]:
     lines = [line.strip() for line in output.splitlines() if line.strip().startswith("reproduce: pytest")]
     assert lines, output
@@ -130,7 +139,7 @@ def test_fragile_system_fails_with_a_minimal_plan_and_a_command_that_reproduces_
     result = system.runpytest("--chaos", "--chaos-seed=1", "--chaos-examples=60")
     result.assert_outcomes(failed=2)
     out = result.stdout.str()
-    fragile_part = out[out.index("test_fragile ___") :]
+    fragile_part = _part(out, "test_fragile")
     # The smallest plan: one fault, the slow email whose reply came after the caller gave up.
     assert "smallest failing fault plan (1 fault):" in fragile_part
     assert "1. tool[send_email]#1: slow_then_succeed(40s)" in fragile_part
@@ -147,7 +156,7 @@ def test_fragile_system_fails_with_a_minimal_plan_and_a_command_that_reproduces_
         ]
     }
     # The checkers are part of the property: a test with no assertion fails on the violation.
-    checked_part = out[out.index("test_checked ___") : out.index("test_fragile ___")]
+    checked_part = _part(out, "test_checked")
     assert "ViolationsFound" in checked_part and "duplicate_side_effects" in checked_part
     assert "1. tool[send_email]#1: slow_then_succeed(40s)" in checked_part
 

@@ -210,7 +210,8 @@ def test_identical_concurrent_requests_each_get_their_own_recording(
         earlier = Cassette(path, record_mode="once")
         assert run_system(system(before), cassette=earlier).error is None
         earlier.close()
-    openai_server.answer_in_reverse(concurrent - (before if record_mode == "new_episodes" else 0))
+    # Requests a recording answers never reach the server: it waits only for the others.
+    openai_server.answer_in_reverse(concurrent - (before if record_mode in ("new_episodes", "none") else 0))
     recording = Cassette(path, record_mode=record_mode, miss=miss)
     recorded = run_system(system(concurrent), cassette=recording)
     recording.close()
@@ -486,7 +487,7 @@ def test_tools_are_recorded_and_replayed_when_asked(tmp_path: Path, openai_serve
 def test_unreadable_cassettes_are_clear_errors(tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text('{"format": "brownout-cassette", "version": 1, "interactions": [')
-    with pytest.raises(CassetteError, match=r"broken\.json: not valid JSON"):
+    with pytest.raises(CassetteError, match=r"broken\.json: is not a brownout cassette: not valid JSON"):
         Cassette(broken, nodeid="t.py::test_a")
     other = tmp_path / "other.json"
     other.write_text('{"interactions": []}')
@@ -494,8 +495,9 @@ def test_unreadable_cassettes_are_clear_errors(tmp_path: Path) -> None:
         Cassette(other)
     newer = tmp_path / "newer.json"
     newer.write_text('{"format": "brownout-cassette", "version": 99}')
-    with pytest.raises(CassetteError, match="version 99"):
+    with pytest.raises(CassetteError, match="version 99 was written by a newer brownout") as info:
         Cassette(newer)
+    assert "Upgrade brownout" in str(info.value) and "re-record with" not in str(info.value)
     with pytest.raises(ConfigError, match="Accepted: none, once, new_episodes, all"):
         Cassette(tmp_path / "x.json", record_mode="sometimes")
     with pytest.raises(ConfigError, match="Accepted: strict, nearest, live"):
