@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import contextvars
 import importlib
+import importlib.util
 import inspect
 import json
 import re
@@ -41,6 +42,7 @@ __all__ = ["Diagnosis", "Finding", "add_arguments", "diagnose", "main", "resolve
 T = TypeVar("T")
 
 _ENTRY = re.compile(r"^(?P<module>[A-Za-z_][\w.]*):(?P<attr>[A-Za-z_][\w.]*)$")
+_FILE_ENTRY = re.compile(r"^(?P<path>.+\.py):(?P<attr>[A-Za-z_][\w.]*)$")
 # Tool names that usually change the world.
 _EFFECT_WORDS = re.compile(
     r"(?:^|_)(send|email|mail|notify|charge|pay|refund|reserve|book|buy|order|create|insert|delete|remove|"
@@ -67,6 +69,7 @@ class Diagnosis:
     llm: Counter[str] = field(default_factory=Counter)
     llm_by_agent: Counter[str] = field(default_factory=Counter)
     unseen_connections: list[str] = field(default_factory=list)
+    adapters: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
 
     def render(self) -> str:
@@ -78,6 +81,8 @@ class Diagnosis:
         else:
             lines.append(f"The run finished: {run.status}.")
         lines += ["", "What the harness sees:"]
+        adapters = ", ".join(self.adapters) if self.adapters else "none (no supported framework imported)"
+        lines.append(f"  framework adapters active: {adapters}")
         if self.agents:
             lines.append(f"  agents ({len(self.agents)}):")
             for name, statuses in self.agents.items():
@@ -124,26 +129,56 @@ class Diagnosis:
         return "\n".join(lines) + "\n"
 
 
-def resolve_entry(spec: str) -> Callable[..., Any]:
-    """Import ``module:function`` (the function may be ``Class.method``-dotted)."""
-    match = _ENTRY.match(spec)
-    if match is None:
+def _import_file(spec: str, path_text: str) -> Any:
+    """Import a source file as a module, with its folder on ``sys.path`` (for its sibling imports)."""
+    path = Path(path_text)
+    if not path.is_file():
         raise DoctorError(
-            f"{spec!r}: expected module:function, e.g. `brownout doctor myapp.checkout:run`. The module "
-            "must be "
-            "importable from the current directory (or installed)."
+            f"{spec!r}: no file {path_text!r} (from {Path.cwd()}). Pass path/to/app.py:function relative to "
+            "the project folder, or module:function."
         )
-    module_name, attr = match["module"], match["attr"]
-    if "" not in sys.path and str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    name = path.stem
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise DoctorError(f"{spec!r}: {path_text!r} cannot be imported as a Python module.")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
+        module_spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(name, None)
+        raise DoctorError(f"{spec!r}: importing {path_text!r} failed: {type(exc).__name__}: {exc}") from None
+    return module
+
+
+def resolve_entry(spec: str) -> Callable[..., Any]:
+    """Import ``module:function`` or ``path/to/file.py:function`` (``Class.method``-dotted allowed)."""
+    by_file = _FILE_ENTRY.match(spec)
+    match = _ENTRY.match(spec)
+    if by_file is None and match is None:
         raise DoctorError(
-            f"{spec!r}: cannot import module {module_name!r} ({exc}). Run the doctor from your project "
-            "folder "
-            "or install the project (pip install -e .)."
-        ) from None
+            f"{spec!r}: expected module:function or path/to/file.py:function, e.g. `brownout doctor "
+            "myapp.checkout:run` or `brownout doctor examples/langgraph/trip_app.py:plan_trip`. The module "
+            "must be importable from the current directory (or installed)."
+        )
+    if by_file is not None:
+        module_name, attr = Path(by_file["path"]).stem, by_file["attr"]
+        module = _import_file(spec, by_file["path"])
+    else:
+        assert match is not None
+        module_name, attr = match["module"], match["attr"]
+        if "" not in sys.path and str(Path.cwd()) not in sys.path:
+            sys.path.insert(0, str(Path.cwd()))
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise DoctorError(
+                f"{spec!r}: cannot import module {module_name!r} ({exc}). Run the doctor from your project "
+                "folder or install the project (pip install -e .)."
+            ) from None
     target: Any = module
     for part in attr.split("."):
         if not hasattr(target, part):
@@ -266,7 +301,9 @@ def diagnose(
         failed.error = exc
         run = failed
     log = run.log
-    found = Diagnosis(entry=name, run=run, unseen_connections=sorted(set(unseen)))
+    from harness._adapters import activate
+
+    found = Diagnosis(entry=name, run=run, unseen_connections=sorted(set(unseen)), adapters=activate())
     statuses: dict[str, Counter[str]] = defaultdict(Counter)
     starts = {e.seq: e for e in log.of(AgentStart)}
     for event in log:
@@ -309,6 +346,23 @@ def _findings(
 ) -> list[Finding]:
     out: list[Finding] = []
     run = found.run
+    asked = {
+        str(call.get("function", {}).get("name") or call.get("name") or "")
+        for llm in llm_calls
+        for call in llm.tool_calls
+        if isinstance(call, dict)
+    } - {""}
+    unrecorded = sorted(asked - {t.name for t in tool_calls})
+    if unrecorded:
+        out.append(
+            Finding(
+                f"the model asked for tool(s) {', '.join(unrecorded)}, but no tool site recorded a call of "
+                "them: their calls, results and errors are not in the run log, and no tool fault can reach "
+                "them.",
+                "declare each with @tool (or use a framework brownout adapts: docs/adapters.md); check that "
+                "the tool's name in the model's tool list is the @tool name.",
+            )
+        )
     if found.unseen_connections:
         out.append(
             Finding(

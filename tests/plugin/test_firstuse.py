@@ -226,7 +226,7 @@ def test_doctor_reports_a_run_that_raised(pytester: pytest.Pytester) -> None:
     [
         (["nomodule_xyz:run"], "cannot import module 'nomodule_xyz'"),
         (["json:nope"], "module 'json' has no 'nope'. Callables it has: JSONDecodeError, JSONDecoder"),
-        (["json"], "expected module:function, e.g. `brownout doctor myapp.checkout:run`"),
+        (["json"], "expected module:function or path/to/file.py:function"),
         (["json:dumps", "--args", "{}"], "--args '{}': must be a JSON list"),
         (["json:dumps", "--kwargs", "{x"], "--kwargs '{x': not valid JSON"),
         (["json:dumps", "--cassette", "missing.json"], "--cassette 'missing.json': no such file."),
@@ -273,3 +273,47 @@ def test_doctor_lists_each_reference_systems_agents_and_tools(
         line = next(x for x in tool_part.splitlines() if x.startswith(f"    - {name}: "))
         assert ("side-effecting" if side_effect else "read-only") in line
     assert " live" not in seen.split("LLM calls:")[1].splitlines()[0]  # replayed offline
+
+
+FRAMEWORKLESS_APP = """
+from helpers import lookup  # a sibling module: the file's folder is importable
+
+
+def main(q):
+    return {"answer": lookup(q)}
+"""
+
+
+def test_doctor_takes_a_file_path_entry_and_reports_the_adapters(tmp_path: Path) -> None:
+    app = tmp_path / "apps" / "plain_app.py"
+    app.parent.mkdir()
+    app.write_text(FRAMEWORKLESS_APP, encoding="utf-8")
+    (app.parent / "helpers.py").write_text(
+        "from harness import tool\n\n@tool\ndef lookup(q):\n    return f'facts about {q}'\n", encoding="utf-8"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "doctor", "apps/plain_app.py:main", "--args", '["tides"]'],
+        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "framework adapters active: none (no supported framework imported)" in done.stdout
+    assert "    - lookup: 1 call(s), read-only" in done.stdout
+    missing = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "doctor", "apps/nope.py:main"],
+        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert missing.returncode == 2 and "no file 'apps/nope.py'" in missing.stderr
+
+
+def test_doctor_names_tools_the_model_asked_for_that_no_site_recorded() -> None:
+    from harness import run_system
+    from harness._cli._doctor import _findings, diagnose
+    from harness.events import LLMCall
+
+    found = diagnose(lambda: "ok")
+    asked = LLMCall(
+        run_id="r", seq=1, t=0.0, step_id="s1", path="/v1/chat/completions", request_digest="d",
+        tool_calls=[{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}],
+    )  # fmt: skip
+    findings = _findings(found, [asked], [], None, run_system)
+    assert any("the model asked for tool(s) get_weather" in f.what for f in findings)
