@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import random
 import re
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -76,8 +77,10 @@ def explore(test_fn: Callable[..., Any], pyfuncitem: Any, fixture: Any) -> Calla
     def chaos_test(*args: Any, **kwargs: Any) -> Any:
         # 1. The baseline: the test once, without faults.
         fixture.plan = None
+        before = _project_functions(fixture.rootdir)
         with _seeded_random():
             test_fn(*args, **kwargs)
+        _warn_if_patched(nodeid, before, _project_functions(fixture.rootdir))
         baseline = list(fixture.runs)
         if not baseline:
             warnings.warn(
@@ -204,6 +207,43 @@ def _wrapped(exc: BaseException) -> BaseException:
         )
     failure.__cause__ = exc
     return failure
+
+
+def _project_functions(rootdir: Any) -> dict[tuple[str, str], int]:
+    """``(module, name) -> id`` of the functions and classes of the project's own modules."""
+    root = str(Path(rootdir).resolve())
+    found: dict[tuple[str, str], int] = {}
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None) or ""
+        if not path.startswith(root) or "site-packages" in path or name.startswith(("harness", "faults")):
+            continue
+        for attr, value in list(vars(module).items()):
+            if callable(value) and not attr.startswith("__"):
+                found[(name, attr)] = id(value)
+    return found
+
+
+def _warn_if_patched(
+    nodeid: str, before: dict[tuple[str, str], int], after: dict[tuple[str, str], int]
+) -> None:
+    """Warn when the test body replaced a function of the project's modules (a patch in the body).
+
+    Under ``--chaos`` the body runs once per fault plan while function-scoped fixtures run
+    once, so a patch made in the body piles up (a wrapper wrapped N times deep).
+    """
+    changed = sorted(
+        f"{m}.{a}" for (m, a), ident in after.items() if (m, a) in before and before[(m, a)] != ident
+    )
+    if changed:
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        warnings.warn(
+            ChaosWarning(
+                f"{nodeid}: the test body replaced {shown}. Under --chaos the body runs once per fault plan, "
+                "so a patch made there piles up run after run; make it in a fixture (monkeypatch.setattr in "
+                "a fixture, or a conftest fixture) so that it happens once and is undone."
+            ),
+            stacklevel=1,
+        )
 
 
 def _remember(exc: BaseException, plan: Any, fixture: Any) -> None:
