@@ -11,10 +11,11 @@ from __future__ import annotations
 import copy
 import functools
 import json
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import httpx2
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from faults._errors import AckLost
 from faults._llm_replies import (
@@ -32,6 +33,7 @@ from faults._llm_replies import (
 )
 from faults._registry import AnySite, Decision, EffectBase, register_effect
 from harness import WorkerKilled
+from harness.events import ToolCall
 from harness.hooks import (
     Block,
     CorruptWrite,
@@ -51,12 +53,14 @@ from harness.hooks import (
     ToolSite,
     Wait,
     WorkerSite,
+    current_run,
 )
 
 if TYPE_CHECKING:
     from faults._models import Fault
 
 __all__ = [
+    "AlteredField",
     "Bandwidth",
     "ContextLengthExceeded",
     "Corrupt",
@@ -64,6 +68,7 @@ __all__ = [
     "Disconnect",
     "Down",
     "Drop",
+    "DroppedItem",
     "Duplicate",
     "EmptyResponse",
     "EmptyResult",
@@ -75,6 +80,7 @@ __all__ = [
     "LostWrite",
     "MalformedResponse",
     "MalformedResult",
+    "PerturbedValue",
     "RateLimit",
     "Reorder",
     "ResetPeer",
@@ -83,10 +89,15 @@ __all__ = [
     "SlowClose",
     "SlowThenSucceed",
     "StaleRead",
+    "StaleResult",
     "Timeout",
     "ToolError",
     "TruncatedResponse",
+    "alter_field",
+    "alter_text",
     "corrupt_value",
+    "drop_item",
+    "perturb_number",
 ]
 
 Stream = Literal["downstream", "upstream"]
@@ -437,6 +448,282 @@ def _emptied(result: Any) -> Any:
     if isinstance(result, dict | list | tuple | set):
         return type(result)()
     return None
+
+
+# -- plausible but wrong -------------------------------------------------------------------
+# These answer with a value that looks right and is not. No system can tell one from the
+# truth without a second source (a declared postcondition, a second opinion), so exploration
+# draws them only when a marker names them (``opt_in``): a correct system that trusts its
+# dependency is not wrong for believing it.
+def _leaf_numbers(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    """(path, number) for every int or float (not bool) in a JSON-like value, depth first."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int | float):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaf_numbers(item, (*path, key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _leaf_numbers(item, (*path, index))
+
+
+def _replace(value: Any, path: tuple[Any, ...], new: Any) -> Any:
+    """A copy of ``value`` with the item at ``path`` replaced by ``new`` (tuples stay tuples)."""
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        out = dict(value)
+        out[head] = _replace(value[head], rest, new)
+        return out
+    items = list(value)
+    items[head] = _replace(items[head], rest, new)
+    return tuple(items) if isinstance(value, tuple) else items
+
+
+def _nudge(number: Any, scale: float) -> Any:
+    """``number`` moved by ``scale`` of itself, same type and sign: plausible, and different."""
+    if isinstance(number, int):
+        return number + max(1, round(abs(number) * scale))
+    if number == 0 or number != number:  # zero, NaN
+        return scale
+    return number * (1 + scale)
+
+
+def perturb_number(value: Any, scale: float = 0.1) -> Any:
+    """``value`` with its first number (depth first) moved by ``scale`` of itself; else unchanged."""
+    for path, number in _leaf_numbers(value):
+        return _replace(value, path, _nudge(number, scale))
+    return value
+
+
+def _first_list(value: Any, path: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+    if isinstance(value, list | tuple) and value:
+        return path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _first_list(item, (*path, key))
+            if found is not None:
+                return found
+    return None
+
+
+def drop_item(value: Any, index: int = -1) -> Any:
+    """``value`` (or its first non-empty list, depth first) with the item at ``index`` left out."""
+    path = _first_list(value)
+    if path is None:
+        return value
+    items = value
+    for part in path:
+        items = items[part]
+    kept = list(items)
+    del kept[index if -len(kept) <= index < len(kept) else -1]
+    return _replace(value, path, tuple(kept) if isinstance(items, tuple) else kept)
+
+
+def _next_char(char: str) -> str:
+    for first, last in (("a", "z"), ("A", "Z"), ("0", "9")):
+        if first <= char <= last:
+            return first if char == last else chr(ord(char) + 1)
+    return char
+
+
+def alter_text(text: str) -> str:
+    """``text`` with its last letter or digit replaced by the next one: ``inv-7`` -> ``inv-8``."""
+    for i in range(len(text) - 1, -1, -1):
+        if text[i].isascii() and text[i].isalnum():
+            return text[:i] + _next_char(text[i]) + text[i + 1 :]
+    return text + "x"
+
+
+def _altered(value: Any) -> tuple[bool, Any]:
+    """(changed, a plausible wrong value of the same type)."""
+    if isinstance(value, bool):
+        return True, not value
+    if isinstance(value, int | float):
+        return True, _nudge(value, 0.1)
+    if isinstance(value, str):
+        return True, alter_text(value)
+    if isinstance(value, list | tuple):
+        return (True, drop_item(value)) if value else (False, value)
+    if isinstance(value, dict):
+        return _alter_field(value, None)
+    return False, value
+
+
+def _alter_field(value: dict[Any, Any], field: str | None) -> tuple[bool, Any]:
+    keys = [field] if field is not None and field in value else list(value)
+    for key in keys:
+        changed, new = _altered(value[key])
+        if changed:
+            return True, {**value, key: new}
+    return False, value
+
+
+def alter_field(value: Any, field: str | None = None) -> Any:
+    """``value`` (or its first mapping, depth first) with one field given a plausible wrong value.
+
+    The field named ``field`` when the mapping has it, else the first one that can be altered:
+    a number moved by 10%, a boolean flipped, a text's last letter or digit changed
+    (``inv-7`` -> ``inv-8``), a list's last item left out.
+    """
+    if isinstance(value, dict):
+        return _alter_field(value, field)[1]
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            if isinstance(item, dict):
+                changed, new = _alter_field(item, field)
+                if changed:
+                    return _replace(value, (index,), new)
+    return value
+
+
+def _json_reply(transform: Callable[[Any], Any]) -> Callable[[httpx2.Response, bytes], httpx2.Response]:
+    """An LLM reply whose JSON answer (the message content, else the first tool call's
+    arguments) goes through ``transform``; any other reply (streamed, text) is passed on as is."""
+
+    def rewrite(real: httpx2.Response, body: bytes) -> httpx2.Response:
+        headers = {
+            k: v for k, v in real.headers.items() if k.lower() not in ("content-length", "content-encoding")
+        }
+        content = body
+        try:
+            reply = json.loads(body)
+            message = reply["choices"][0]["message"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            message = None
+        if isinstance(message, dict):
+            calls = message.get("tool_calls") or []
+            holders: list[tuple[dict[str, Any], str]] = [(message, "content")]
+            if calls and isinstance(calls[0], dict) and isinstance(calls[0].get("function"), dict):
+                holders.append((calls[0]["function"], "arguments"))
+            for holder, key in holders:
+                try:
+                    answer = json.loads(holder.get(key) or "")
+                except (ValueError, TypeError):
+                    continue
+                changed = transform(answer)
+                if changed != answer:
+                    holder[key] = json.dumps(changed)
+                    content = json.dumps(reply).encode()
+                    break
+        return httpx2.Response(real.status_code, headers=headers, content=content, request=real.request)
+
+    return rewrite
+
+
+class _WrongValue(EffectBase):
+    """A tool result or a JSON LLM answer replaced by a plausible wrong value of the same shape."""
+
+    sites = frozenset({"tool", "llm"})
+    opt_in = True
+
+    def wrong(self, value: Any) -> Any:
+        raise NotImplementedError
+
+    def decide(self, site: AnySite, fault: Fault) -> Decision:
+        if isinstance(site, LLMSite):
+            return RewriteReply(_json_reply(self.wrong))
+        if isinstance(site, ToolSite):
+            return Reshape(self.wrong)
+        raise _unexpected(self, site)
+
+
+@register_effect
+class PerturbedValue(_WrongValue):
+    """The first number in the answer is off by ``scale`` of itself (same type and sign)."""
+
+    kind: Literal["perturbed_value"] = "perturbed_value"
+    scale: float = Field(default=0.1, gt=0, le=1, allow_inf_nan=False)
+    primary = "scale"
+    models = "a unit or rounding bug, a stale exchange rate, a model misreading a figure"
+    explore = {"scale": [0.1, 0.01, 0.5]}
+
+    def wrong(self, value: Any) -> Any:
+        return perturb_number(value, self.scale)
+
+
+@register_effect
+class DroppedItem(_WrongValue):
+    """The answer's list (or its first list) has one item left out, the last by default."""
+
+    kind: Literal["dropped_item"] = "dropped_item"
+    index: int = -1
+    primary = "index"
+    models = "a page of results cut short, a lost row, a model skipping one of the items"
+    explore = {"index": [-1, 0]}
+
+    def wrong(self, value: Any) -> Any:
+        return drop_item(value, self.index)
+
+
+@register_effect
+class AlteredField(_WrongValue):
+    """One field of the answer's mapping holds a plausible wrong value (``inv-7`` -> ``inv-8``)."""
+
+    kind: Literal["altered_field"] = "altered_field"
+    field: str | None = None
+    primary = "field"
+    models = "a response mixing up records, a serializer bug, a model filling a field wrongly"
+
+    def wrong(self, value: Any) -> Any:
+        return alter_field(value, self.field)
+
+
+@register_effect
+class StaleResult(EffectBase):
+    """The tool runs, but the caller gets an earlier result of the same call (a stale cache).
+
+    The latest earlier ``ok`` result of the same tool with the same arguments, else of the
+    same tool with other arguments (a cache serving the wrong key); the first call of a tool
+    has nothing earlier and gets its own result.
+    """
+
+    kind: Literal["stale_result"] = "stale_result"
+    sites = frozenset({"tool"})
+    opt_in = True
+    models = "a cache or replica serving an earlier answer, a cache keyed on the wrong fields"
+
+    def decide(self, site: AnySite, fault: Fault) -> Decision:
+        if not isinstance(site, ToolSite):
+            raise _unexpected(self, site)
+        run = current_run()
+        found = _earlier_result(run.log if run is not None else (), site)
+        if found is None:
+            return Reshape(_same)
+        return Reshape(functools.partial(_stale, found[0]))
+
+
+def _same(result: Any) -> Any:
+    return result
+
+
+def _earlier_result(log: Iterable[Any], site: ToolSite) -> tuple[Any] | None:
+    """(result,) of the latest earlier ok call of ``site``'s tool, same arguments first."""
+    same_args: tuple[Any] | None = None
+    other: tuple[Any] | None = None
+    for event in log:
+        if isinstance(event, ToolCall) and event.name == site.name and event.status == "ok":
+            if event.args == site.args:
+                same_args = (event.result,)
+            else:
+                other = (event.result,)
+    return same_args or other
+
+
+def _stale(recorded: Any, result: Any) -> Any:
+    """The recorded earlier result, in the live result's type where it is a model or a tuple."""
+    stale = copy.deepcopy(recorded)
+    if isinstance(result, BaseModel) and isinstance(stale, dict):
+        try:
+            return type(result).model_validate(stale)
+        except ValueError:
+            return stale
+    if isinstance(result, tuple) and isinstance(stale, list):
+        return tuple(stale)
+    return stale
 
 
 # -- messages -------------------------------------------------------------------------------

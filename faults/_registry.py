@@ -128,6 +128,9 @@ class EffectBase(FaultModel):
     acts_on: ClassVar[str | None] = None
     # Parameter values exploration draws, the default first (shrinking goes there).
     explore: ClassVar[Mapping[str, Sequence[Any]]] = {}
+    # Drawn only when a marker names it ("tool.perturbed_value"), never by a bare site or by
+    # default: an effect no correct system could notice without a second source.
+    opt_in: ClassVar[bool] = False
 
     def decide(self, site: AnySite, fault: Fault) -> Decision:
         """What happens at ``site``, struck by ``fault`` (whose ``str`` names it in messages).

@@ -97,14 +97,22 @@ class _Counter:
         self.seen.setdefault(CallSite(site, target, call, op, root, inline), None)
 
 
+def _drawn(site: str) -> list[str]:
+    """The effects a bare site (or no selection) draws: all but the opt-in ones."""
+    return [kind for kind in effect_kinds(site) if not EFFECTS[kind].opt_in]
+
+
 def parse_kinds(kinds: Sequence[str]) -> dict[str, list[str]]:
     """Turn ``["tool", "llm.rate_limit", ...]`` into ``{site: [effect kinds]}``; empty means all.
+
+    A bare site, or no selection, leaves out the opt-in effects (the plausible-but-wrong
+    answers: ``tool.perturbed_value``, ...); those are drawn only when named.
 
     Raises:
         ConfigError: naming the unknown kind and listing the accepted ones.
     """
     if not kinds:
-        return {site: effect_kinds(site) for site in SITES}
+        return {site: _drawn(site) for site in SITES}
     chosen: dict[str, list[str]] = {}
     for entry in kinds:
         site, _, kind = str(entry).partition(".")
@@ -118,7 +126,7 @@ def parse_kinds(kinds: Sequence[str]) -> dict[str, list[str]]:
                 f"@pytest.mark.chaos(faults=[..., {entry!r}, ...]): unknown fault kind {entry!r}. "
                 f"Accepted: a site ({accepted})."
             )
-        wanted = [kind] if kind else effect_kinds(site)
+        wanted = [kind] if kind else _drawn(site)
         bucket = chosen.setdefault(site, [])
         bucket.extend(k for k in wanted if k not in bucket)
     return chosen

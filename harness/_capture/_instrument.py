@@ -227,13 +227,14 @@ def _bind(spec: ToolSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict
 class _Call:
     """Bookkeeping of one tool call under an active run."""
 
-    __slots__ = ("args", "ctx", "digest", "executed", "key", "site", "spec", "token")
+    __slots__ = ("args", "began_at", "ctx", "digest", "executed", "key", "site", "spec", "token")
 
     def __init__(
         self, ctx: RunContext, spec: ToolSpec, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
         self.ctx = ctx
         self.spec = spec
+        self.began_at = len(ctx.log)  # what the caller could have known when it made the call
         bound = _bind(spec, args, kwargs)
         self.key = kwargs.get("idempotency_key")
         self.token = kwargs.get("fencing_token")
@@ -284,6 +285,7 @@ class _Call:
             replayed=replayed,
             latency=round(ctx.now() - started, 9),
             fencing_token=self.token if isinstance(self.token, int) else None,
+            began_at=self.began_at,
         )
         if compensates is not None:
             ctx.emit(

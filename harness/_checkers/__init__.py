@@ -15,6 +15,8 @@ from harness._checkers import _orphans  # noqa: F401 - orphaned_work
 from harness._checkers import _leaks  # noqa: F401 - tool_error_as_result
 from harness._checkers import _tool_failures  # noqa: F401 - unhandled_tool_failure (opt-in)
 from harness._checkers import _completion  # noqa: F401 - phantom_completion
+from harness._checkers import _breaker  # noqa: F401 - circuit_breaker (opt-in)
+from harness._checkers import _amplification  # noqa: F401 - retry_amplification (opt-in)
 
 # isort: on
 from harness._checkers._semantic import register_semantic_check, unregister_semantic_check

@@ -167,6 +167,10 @@ class ToolCall(EventBase):
     replayed: bool = False
     latency: float = 0.0
     fencing_token: int | None = None
+    # The log's length when the call was made: every event with a lower seq happened before
+    # the caller made it (a tool_call is appended when the call ends, so its own seq says
+    # only when it ended). None in logs written before it was recorded.
+    began_at: int | None = None
 
 
 class Compensation(EventBase):

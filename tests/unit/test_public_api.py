@@ -27,6 +27,8 @@ PINNED: dict[str, set[str]] = {
         "NetworkFaultError", "PlanHooks", "RateLimit", "Reorder", "ResetPeer", "SITES", "ServerError",
         "Slicer", "SlowClose", "SlowThenSucceed", "StaleRead", "Timeout", "ToolError", "TruncatedResponse",
         "VirtualClockLoop", "effect_kinds", "patched_time", "real_monotonic", "register_effect",
+        # plausible-but-wrong answers (opt-in effects)
+        "AlteredField", "DroppedItem", "PerturbedValue", "StaleResult",
     },
     "judges": {
         "CONSTRAINT_RUBRIC", "Calibration", "CalibrationError", "Criterion", "CriterionScore", "Ensemble",
