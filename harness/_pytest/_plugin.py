@@ -150,6 +150,10 @@ def pytest_configure(config: pytest.Config) -> None:
             f"--chaos-examples={config.getoption('--chaos-examples')} must be at least 1. To run one fixed "
             "plan instead of exploring, use --chaos-plan."
         )
+    if config.getoption("--chaos"):
+        from harness._pytest._reportdir import keep_sessions
+
+        keep_sessions(config)  # reports/<session id>/, with reports/latest pointing at it
     db = config.getoption("--chaos-db")
     if db:
         from harness._errors import ConfigError

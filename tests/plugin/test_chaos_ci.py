@@ -206,3 +206,65 @@ def test_chaos_shard_must_be_i_of_n(project: pytest.Pytester) -> None:
     result = project.runpytest("--chaos", "--chaos-shard=3/2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--chaos-shard=3/2: expected i/n with 1 <= i <= n*"])
+
+
+PASSING = """
+import pytest
+import system
+
+@pytest.mark.chaos(faults=["tool.error"], max_faults=1)
+def test_retry(chaos):
+    chaos.run(system.notify_retry, ["a"])
+"""
+
+
+def _sessions(reports: Path) -> list[str]:
+    return sorted(p.name for p in reports.iterdir() if p.is_dir() and not p.is_symlink())
+
+
+def test_each_session_keeps_its_report_and_latest_points_at_the_newest(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytester.makepyfile(system=SYSTEM, test_retry=PASSING)
+    args = ["-p", "no:cacheprovider", "--chaos", "--chaos-seed=1", "--chaos-examples=3"]
+    for _ in range(2):
+        result = pytester.runpytest(*args)
+        assert result.ret in (0, 1), result.stdout.str()  # passed or failed, each session keeps a report
+    reports = pytester.path / "reports"
+    first, second = _sessions(reports)
+    latest = reports / "latest"
+    assert latest.is_symlink() and latest.resolve() == (reports / second).resolve()
+    assert read_results(reports / first) and read_results(latest)
+    from harness.cli import main as cli_main
+
+    capsys.readouterr()
+    assert cli_main(["report", "--list", str(latest)]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [Path(line.split()[0]).name for line in listed] == [second, first]
+    assert listed[0].endswith("<- latest") and not listed[1].endswith("<- latest")
+    # a --chaos session that runs no chaos test leaves the kept reports as they were
+    pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    pytester.runpytest(*args, "test_plain.py").assert_outcomes(passed=1)
+    assert _sessions(reports) == [first, second] and latest.resolve() == (reports / second).resolve()
+
+
+def test_latest_is_a_pointer_file_where_symlinks_are_unavailable(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def no_symlinks(self: Path, *args: object, **kwargs: object) -> None:
+        raise OSError("symbolic links are not available here")
+
+    monkeypatch.setattr(Path, "symlink_to", no_symlinks)
+    pytester.makepyfile(system=SYSTEM, test_retry=PASSING)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--chaos", "--chaos-seed=1", "--chaos-examples=3")
+    assert result.ret in (0, 1), result.stdout.str()
+    reports = pytester.path / "reports"
+    (session,) = _sessions(reports)
+    latest = reports / "latest"
+    assert latest.is_file() and latest.read_text(encoding="utf-8").strip() == session
+    assert (reports / session / "report.html").is_file()
+    from harness.cli import main as cli_main
+
+    assert cli_main(["report", str(latest)]) == 0  # re-rendering follows the pointer
+    assert cli_main(["compare", str(latest), str(reports / session)]) in (0, 3)
+    capsys.readouterr()
