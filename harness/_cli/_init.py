@@ -11,10 +11,14 @@ Existing files are never overwritten unless ``--force`` is given.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import json
 import re
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness._errors import ConfigError
 
@@ -121,6 +125,10 @@ on:
 jobs:
   chaos:
     runs-on: ubuntu-latest
+    env:
+      # How this project installed brownout (brownout init wrote it); edit to pin another version.
+      BROWNOUT_REQUIREMENT: "@BROWNOUT_REQUIREMENT@"
+      BROWNOUT_PROFILE: ci
     steps:
       - uses: actions/checkout@v4
       - uses: actions/setup-python@v5
@@ -131,23 +139,96 @@ jobs:
           python -m pip install --upgrade pip
           if [ -f requirements.txt ]; then pip install -r requirements.txt; fi
           if [ -f pyproject.toml ]; then pip install -e .; fi
-          pip install brownout
+          pip install "$BROWNOUT_REQUIREMENT"
+      # Failing fault plans are kept in .hypothesis/ and tried first on the next run.
+      - name: Restore the failing plans found before
+        uses: actions/cache@v4
+        with:
+          path: .hypothesis
+          key: brownout-hypothesis-${{ github.ref_name }}-${{ github.run_id }}
+          restore-keys: |
+            brownout-hypothesis-${{ github.ref_name }}-
+            brownout-hypothesis-
       - name: Chaos tests
-        env:
-          BROWNOUT_PROFILE: ci
-        run: pytest --chaos --chaos-report reports/latest
+        run: pytest --chaos --chaos-report reports/ci
       - name: Publish the summary
         if: always()
         run: |
-          summary=reports/latest/summary.md
+          summary=reports/ci/summary.md
           if [ -f "$summary" ]; then cat "$summary" >> "$GITHUB_STEP_SUMMARY"; fi
       - name: Keep the report
         if: always()
         uses: actions/upload-artifact@v4
         with:
           name: brownout-report
-          path: reports/latest
+          path: reports/ci
+          if-no-files-found: ignore
 """
+
+
+def _pip_vcs_url(url: str) -> str:
+    """A git remote as pip wants it: ``git@host:path`` becomes ``ssh://git@host/path``."""
+    match = re.match(r"^([\w.-]+@[\w.-]+):(?!//)(.+)$", url)
+    return f"ssh://{match[1]}/{match[2]}" if match else url
+
+
+def _git(folder: Path, *args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _is_brownout_checkout(folder: Path) -> bool:
+    """Whether ``folder`` is brownout's own source checkout (not a project that merely contains it)."""
+    project = folder / "pyproject.toml"
+    try:
+        return 'name = "brownout"' in project.read_text(encoding="utf-8") and (folder / ".git").exists()
+    except OSError:
+        return False
+
+
+def brownout_requirement(
+    direct_url: dict[str, Any] | None = None, version: str | None = None, source: Path | None = None
+) -> str:
+    """The requirement that installs brownout the way this environment got it.
+
+    From an index: ``brownout==<version>``. From a VCS URL (PEP 610 ``direct_url.json``):
+    ``brownout @ git+<url>@<commit>``. From a local checkout (editable or a path): the
+    checkout's ``origin`` remote at its current commit, when it has one; else the pinned
+    version. Arguments default to what the installed distribution says.
+    """
+    if version is None or direct_url is None or source is None:
+        try:
+            dist = importlib.metadata.distribution("brownout")
+        except importlib.metadata.PackageNotFoundError:
+            dist = None
+        if version is None:
+            version = dist.version if dist is not None else "0.1.0"
+        if direct_url is None and dist is not None:
+            text = dist.read_text("direct_url.json")
+            direct_url = json.loads(text) if text else {}
+        if source is None:
+            source = Path(__file__).resolve().parents[2]
+    vcs = (direct_url or {}).get("vcs_info")
+    if isinstance(vcs, dict) and direct_url and direct_url.get("url"):
+        commit = vcs.get("commit_id") or vcs.get("requested_revision")
+        at = f"@{commit}" if commit else ""
+        return f"brownout @ {vcs.get('vcs', 'git')}+{direct_url['url']}{at}"
+    if (not direct_url or str(direct_url.get("url", "")).startswith("file:")) and _is_brownout_checkout(
+        source
+    ):
+        remote, commit = (
+            _git(source, "config", "--get", "remote.origin.url"),
+            _git(source, "rev-parse", "HEAD"),
+        )
+        if remote and commit:
+            return f"brownout @ git+{_pip_vcs_url(remote)}@{commit}"
+    return f"brownout=={version}"
+
 
 PYTEST_INI = """\
 [pytest]
@@ -188,7 +269,9 @@ def _files(root: Path, entry: str | None) -> dict[Path, str]:
         files = {}
     files[root / "tests" / "conftest.py"] = CONFTEST
     files[root / "tests" / "test_chaos_example.py"] = test
-    files[root / ".github" / "workflows" / "brownout.yml"] = WORKFLOW
+    files[root / ".github" / "workflows" / "brownout.yml"] = WORKFLOW.replace(
+        "@BROWNOUT_REQUIREMENT@", brownout_requirement()
+    )
     if not any((root / name).exists() for name in _PYTEST_CONFIGS):
         files[root / "pytest.ini"] = PYTEST_INI
     return files
