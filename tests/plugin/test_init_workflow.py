@@ -1,4 +1,4 @@
-"""The CI workflow `brownout init` writes: how it installs brownout, caches failing plans, keeps the report."""
+"""The CI workflow `brownout init` writes: how it installs brownout, caches failing plans, keeps reports."""
 
 from __future__ import annotations
 
