@@ -9,6 +9,7 @@ before giving up with an *unscored* verdict (:func:`empty_verdict`), raw replies
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -30,6 +31,9 @@ class _Reply(BaseModel):
     rationale: str = ""
     scores: dict[str, Any]
 
+
+# No scale is wider than this; a larger number is garbage, not a level (and int(inf) raises).
+_SANE = 1e9
 
 _FENCED = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
@@ -57,6 +61,18 @@ def parse_reply(text: str, rubric: Rubric) -> tuple[dict[str, int], str]:
             continue
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             value = int(value.strip())
+        if isinstance(value, float) and not (math.isfinite(value) and abs(value) <= _SANE):
+            # 1e400 reads as inf, NaN compares unequal to everything: neither is a level
+            problems.append(
+                f"scores.{criterion.name}={value!r} is not a finite number; a score is an integer level "
+                f"of the scale {criterion.low}-{criterion.high}"
+            )
+            continue
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _SANE:
+            problems.append(
+                f"scores.{criterion.name}={value} is outside the scale {criterion.low}-{criterion.high}"
+            )
+            continue
         if isinstance(value, bool) or not isinstance(value, int | float) or float(value) != int(value):
             problems.append(f"scores.{criterion.name}={value!r} is not an integer level")
             continue

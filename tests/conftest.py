@@ -84,6 +84,18 @@ def socket_guard(socket_guard_factory: Callable[[], SocketGuard]) -> SocketGuard
 
 
 @pytest.fixture(autouse=True)
+def _inner_pytest_runs_in_file_order(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pytest sessions a test starts (pytester) run their tests in file order.
+
+    The suite itself runs in random order (pytest-randomly); a test that asserts on the output
+    of an inner session states that session's order, which is the order of its file.
+    """
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS when it starts
+        monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly")
+
+
+@pytest.fixture(autouse=True)
 def _isolated_checker_registry() -> Iterator[None]:
     """Checkers a test registers (in-process pytester runs included) do not outlive the test."""
     from harness._checkers import _registry as _checks

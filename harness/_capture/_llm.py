@@ -40,7 +40,7 @@ import orjson
 from harness._capture._context import _FRAME, _RUN, LLMSite, RunContext
 from harness._log._digest import digest
 from harness._log._events import LLMCall, LLMSource
-from harness._log._secrets import REDACTED, is_secret_name, scrub
+from harness._log._secrets import is_secret_name, scrub, scrub_json_text, scrub_query, scrub_text
 
 __all__ = [
     "LLM_PATH_SUFFIXES",
@@ -125,7 +125,11 @@ def describe_request(method: str, path: str, query: str, content: bytes | None) 
         content: Raw request body.
     """
     params = tuple(
-        sorted((k, v) for k, v in parse_qsl(query, keep_blank_values=True) if not is_secret_name(k))
+        sorted(
+            (k, v)
+            for k, v in scrub_query(parse_qsl(query, keep_blank_values=True))
+            if not is_secret_name(k, bare_key=True)
+        )
     )
     body = scrub(_parse_body(content))
     if isinstance(body, dict):
@@ -281,6 +285,7 @@ class Exchange:
         fields: dict[str, Any] = {}
         if content is not None:
             fields = _reply_fields(content, content_type, status_code)
+        fields = _scrub_reply(fields)
         if error is not None:
             fields["error"] = str(scrub(str(error)))[:2000] or type(error).__name__
             fields["error_type"] = type(error).__name__
@@ -310,6 +315,28 @@ _EXCHANGE: contextvars.ContextVar[Exchange | None] = contextvars.ContextVar("bro
 def current_exchange() -> Exchange | None:
     """The LLM request being sent in this context (set while the transport runs)."""
     return _EXCHANGE.get()
+
+
+def _scrub_reply(fields: dict[str, Any]) -> dict[str, Any]:
+    # The reply as a whole (a streamed one reassembled): a key split across chunks is whole here.
+    text = fields.get("response_text")
+    if isinstance(text, str):
+        fields["response_text"] = scrub_text(text)
+    calls = fields.get("tool_calls")
+    if isinstance(calls, list):
+        fields["tool_calls"] = [_scrub_tool_call(c) for c in calls]
+    return fields
+
+
+def _scrub_tool_call(call: Any) -> Any:
+    if not isinstance(call, dict):
+        return scrub(call)
+    fn = call.get("function")
+    if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
+        call = {**call, "function": {**fn, "arguments": scrub_json_text(fn["arguments"])}}
+    elif isinstance(call.get("arguments"), str):
+        call = {**call, "arguments": scrub_json_text(call["arguments"])}
+    return scrub(call)
 
 
 def _messages_of(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -686,4 +713,4 @@ def redact_query(query: str) -> str:
     if not query:
         return query
     pairs = parse_qsl(query, keep_blank_values=True)
-    return urlencode([(k, REDACTED if is_secret_name(k) else v) for k, v in pairs], safe="[]")
+    return urlencode(scrub_query(pairs), safe="[]")

@@ -309,7 +309,7 @@ class Cassette:
             with FileLock(str(lock_path(self.path)), timeout=120):
                 doc = self.document()
                 self._merge_changes_on_disk(doc)
-                write_atomically(self.path, dump(doc))
+                write_atomically(self.path, dump(scrub(doc)))  # scrubbed where captured; this is the net
                 stat = self.path.stat()
                 self._loaded_stat = (stat.st_mtime_ns, stat.st_size)
             self._dirty = False

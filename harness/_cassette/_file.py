@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import tempfile
 from pathlib import Path
@@ -15,6 +13,18 @@ import orjson
 from harness._cassette._recording import Recording
 from harness._errors import CassetteError
 from harness._log._digest import digest as _digest
+from harness._log._files import remove_stale_temps, write_atomically
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "contained",
+    "dump",
+    "load_cassette_file",
+    "lock_path",
+    "remove_stale_temps",
+    "write_atomically",
+]
 
 FORMAT = "brownout-cassette"
 FORMAT_VERSION = 1
@@ -42,9 +52,15 @@ def load_cassette_file(path: Path, *, record_command: str = "", lazy: bool = Fal
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if raw.lstrip().startswith(b"{") and b'"brownout-runlog"' in raw.split(b"\n", 1)[0]:
+            raise CassetteError(
+                f"{path}: is not a brownout cassette: it is a run log (JSONL). Pass the recording "
+                "directory or its cassette.json; the run log is found beside it (or give it with --log)."
+            ) from None
         raise CassetteError(
-            f"{path}: not valid JSON ({exc}). A cassette is written atomically, so this file was "
-            f"edited by hand or produced by another tool.{fix}"
+            f"{path}: is not a brownout cassette: not valid JSON ({exc}). A cassette is a JSON file "
+            f"written by the `chaos` fixture or harness.record, atomically, so this file was edited by "
+            f"hand or produced by another tool.{fix}"
         ) from None
     return checked(doc, path, fix)
 
@@ -52,14 +68,25 @@ def load_cassette_file(path: Path, *, record_command: str = "", lazy: bool = Fal
 def checked(doc: Any, path: Path, fix: str) -> dict[str, Any]:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
+        if got == "brownout-runlog":
+            raise CassetteError(
+                f"{path}: is not a brownout cassette: it is a run log. Pass the recording directory or "
+                "its cassette.json; the run log is found beside it (or give it with --log)."
+            )
         raise CassetteError(
-            f"{path}: format {got!r} is not a brownout cassette (expected {FORMAT!r}). Is this a plain "
+            f"{path}: is not a brownout cassette: format {got!r} (expected {FORMAT!r}). Is this a plain "
             f"vcrpy cassette? brownout cassettes are recorded by the `chaos` fixture or harness.record.{fix}"
         )
-    if doc.get("version") != FORMAT_VERSION:
+    version = doc.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
         raise CassetteError(
-            f"{path}: cassette version {doc.get('version')!r}; this brownout reads version "
-            f"{FORMAT_VERSION}.{fix}"
+            f"{path}: cassette format version {version} was written by a newer brownout; this brownout "
+            f"reads version {FORMAT_VERSION}. Upgrade brownout (`pip install -U brownout`) to replay it; "
+            "do not delete or re-record it."
+        )
+    if version != FORMAT_VERSION:
+        raise CassetteError(
+            f"{path}: cassette version {version!r}; this brownout reads version {FORMAT_VERSION}.{fix}"
         )
     if not isinstance(doc.get("interactions", []), list) or not isinstance(doc.get("tools", []), list):
         raise CassetteError(f"{path}: 'interactions' and 'tools' must be lists.{fix}")
@@ -118,6 +145,23 @@ def lazy_document(raw: bytes, source: str) -> dict[str, Any] | None:
     return rest
 
 
+def contained(path: Path, root: Path, *, source: str) -> Path:
+    """``path``, if it lies inside ``root`` once resolved; else a :class:`CassetteError` naming both.
+
+    A cassette path comes from a marker, an option or the ini file: resolving ``..`` or a
+    symlink must not let a test write outside the project.
+    """
+    resolved = path.resolve()
+    base = root.resolve()
+    if resolved != base and base not in resolved.parents:
+        raise CassetteError(
+            f"cassette path {str(path)!r} (from {source}) resolves to {resolved}, outside the rootdir "
+            f"{base}: brownout writes cassettes only inside the project. Use a path relative to the "
+            "rootdir without '..', e.g. cassette='cassettes/my_test.json'."
+        )
+    return path
+
+
 def lock_path(path: Path) -> Path:
     # Outside the cassette directory, so no lock files end up next to committed cassettes.
     return Path(tempfile.gettempdir()) / f"brownout-cassette-{_digest(str(path.resolve()))}.lock"
@@ -128,27 +172,6 @@ def dump(doc: dict[str, Any]) -> bytes:
         return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
     except TypeError:  # e.g. an int beyond 64 bits in a tool result
         return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, default=repr) + "\n").encode()
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same directory and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 # -- the cassette -------------------------------------------------------------------------

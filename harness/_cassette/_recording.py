@@ -17,7 +17,7 @@ from harness._capture._llm import (
     redact_query,
 )
 from harness._errors import CassetteError
-from harness._log._secrets import REDACTED, is_secret_name, scrub, scrub_text
+from harness._log._secrets import REDACTED, is_secret_name, scrub, scrub_sse, scrub_text
 
 # Request headers that change from call to call (or identify the client build), so they
 # are neither matched nor stored; secret-named ones are stored redacted.
@@ -178,7 +178,7 @@ def stored_request(request: Any, key: RequestKey) -> dict[str, Any]:
         if lower in VOLATILE_REQUEST_HEADERS or lower.startswith("x-stainless-"):
             continue
         text = ", ".join(value) if isinstance(value, list) else str(value)
-        headers[lower] = REDACTED if is_secret_name(lower) else scrub_text(text)
+        headers[lower] = REDACTED if is_secret_name(lower, bare_key=True) else scrub_text(text)
     return {"method": key.method, "uri": uri, "headers": headers, "body": key.body}
 
 
@@ -193,7 +193,7 @@ def stored_response(response: dict[str, Any]) -> dict[str, Any]:
         if lower in VOLATILE_RESPONSE_HEADERS:
             continue
         vals = [
-            REDACTED if is_secret_name(lower) else scrub_text(str(v))
+            REDACTED if is_secret_name(lower, bare_key=True) else scrub_text(str(v))
             for v in (values if isinstance(values, list) else [values])
         ]
         headers[lower] = vals[0] if len(vals) == 1 else vals
@@ -208,7 +208,9 @@ def stored_response(response: dict[str, Any]) -> dict[str, Any]:
         except orjson.JSONDecodeError:
             pass
     try:
-        stored["body"], stored["encoding"] = scrub_text(raw.decode("utf-8")), "text"
+        text = raw.decode("utf-8")
+        sse = "event-stream" in content_type.lower() or text.startswith(("data:", "event:"))
+        stored["body"], stored["encoding"] = (scrub_sse(text) if sse else scrub_text(text)), "text"
     except UnicodeDecodeError:
         stored["body"], stored["encoding"] = base64.b64encode(raw).decode("ascii"), "base64"
     return stored

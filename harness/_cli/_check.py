@@ -1,7 +1,9 @@
 """``brownout check RUNLOG...``: run the checkers on stored run logs.
 
 Exit status: 0 when no checker found anything, 1 when one did, 2 when a log cannot be
-read or the selection is invalid (the message says which and how to fix it).
+read, is incomplete (no ``run_end``: the run was interrupted or the file cut) or the
+selection is invalid (the message says which and how to fix it). ``--partial`` checks an
+incomplete log anyway; its result is marked partial.
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="MODULE",
         help="import MODULE first, so that the checkers it registers can run (repeatable)",
+    )
+    parser.add_argument(
+        "--partial",
+        action="store_true",
+        help="check run logs without run_end too (an interrupted run); results are marked partial",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
 
@@ -87,8 +94,17 @@ def main(args: argparse.Namespace) -> int:
         for path in paths:
             log = RunLog.read(path)
             end = run_end(log)
+            if end is None and not getattr(args, "partial", False):
+                raise HarnessError(
+                    f"{path}: incomplete run log: {len(log)} event(s) and no run_end (the run was "
+                    "interrupted or the file was cut). Checkers judge a whole run; on part of one they "
+                    "would report 'no violations' about steps that never ran. Re-run to regenerate the "
+                    "log, or pass --partial to check what it holds (the result is marked partial)."
+                )
             violations = run_checks(log, selection, output=end.output if end is not None else None)
-            results.append({"path": str(path), "run_id": log.run_id, "violations": violations})
+            results.append(
+                {"path": str(path), "run_id": log.run_id, "violations": violations, "partial": end is None}
+            )
     except HarnessError as exc:
         print(f"brownout check: {exc}", file=sys.stderr)
         return 2
@@ -98,6 +114,7 @@ def main(args: argparse.Namespace) -> int:
             {
                 "path": r["path"],
                 "run_id": r["run_id"],
+                "partial": r["partial"],
                 "violations": [v.model_dump(mode="json") for v in r["violations"]],
             }
             for r in results
@@ -106,10 +123,11 @@ def main(args: argparse.Namespace) -> int:
     else:
         for r in results:
             found = r["violations"]
+            mark = " [partial log: no run_end, only the steps it holds were checked]" if r["partial"] else ""
             if not found:
-                print(f"{r['path']}: ok ({len(specs)} checkers, no violations)")
+                print(f"{r['path']}: ok ({len(specs)} checkers, no violations){mark}")
                 continue
-            print(f"{r['path']}: {len(found)} violation(s) in run {r['run_id']}")
+            print(f"{r['path']}: {len(found)} violation(s) in run {r['run_id']}{mark}")
             for violation in found:
                 print(f"  - {violation}")
         if len(results) > 1:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -13,6 +12,8 @@ from pydantic import ValidationError
 
 from harness._errors import RunLogError
 from harness._log._events import FORMAT, FORMAT_VERSION, AnyEvent, EventBase, event_adapter
+from harness._log._files import write_atomically
+from harness._log._secrets import scrub_values
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,24 +101,19 @@ class RunLog(Sequence[AnyEvent]):
 
     def dumps(self) -> str:
         """The JSONL text: the header line, then one event a line."""
-        lines = [json.dumps(self.header(), sort_keys=True, default=str)]
-        lines.extend(e.model_dump_json() for e in self._events)
+        # Events are scrubbed where they are captured; scrubbing what is written too means no
+        # code path that forgot to can put a credential on disk (idempotent, so usually a no-op).
+        lines = [json.dumps(scrub_values(self.header()), sort_keys=True, default=str)]
+        lines.extend(
+            json.dumps(scrub_values(e.model_dump(mode="json")), separators=(",", ":"), ensure_ascii=False)
+            for e in self._events
+        )
         return "\n".join(lines) + "\n"
 
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Write the log atomically (temp file + rename) and return the path."""
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(self.dumps())
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(target, self.dumps().encode("utf-8"))
         return target
 
     @classmethod

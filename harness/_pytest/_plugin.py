@@ -116,6 +116,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("chaos_report_dir", "Report directory, relative to the rootdir.", default="reports/latest")
     parser.addini(
+        "chaos_scrub",
+        "Extra scrub rules, one a line: 'pattern REGEX', 'name FIELD', 'keep FIELD', 'env VARIABLE'.",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
         "chaos_adapters",
         "Agent frameworks to instrument when a run starts: auto (default: every supported framework "
         "the tests imported), none, or names (agents, langgraph).",
@@ -145,6 +151,14 @@ def pytest_configure(config: pytest.Config) -> None:
         "degraded=()): configure brownout for this test.",
     )
     config.addinivalue_line("markers", "live: records against a real local LLM server (opt-in).")
+    if config.getini("chaos_scrub"):  # imported only when used: the plugin stays cheap to load
+        from harness._log._secrets import ScrubConfigError, configure, reset
+
+        try:
+            configure(config.getini("chaos_scrub"))
+        except ScrubConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        config.add_cleanup(reset)
     if config.getoption("--chaos-examples") is not None and config.getoption("--chaos-examples") < 1:
         raise pytest.UsageError(
             f"--chaos-examples={config.getoption('--chaos-examples')} must be at least 1. To run one fixed "
@@ -244,11 +258,18 @@ def chaos(request: pytest.FixtureRequest) -> Iterator[Chaos]:
     _configure_adapters(request.config)
     settings = settings_for(item)
     rootdir = request.config.rootpath
+    from harness._cassette._file import contained
+
+    # A relative path may not climb out of the rootdir; an absolute one is a deliberate choice.
     if settings.cassette:
         cassette = Path(settings.cassette)
-        cassette = cassette if cassette.is_absolute() else rootdir / cassette
+        if not cassette.is_absolute():
+            cassette = contained(rootdir / cassette, rootdir, source=f"cassette={settings.cassette!r}")
     else:
-        cassette_dir = rootdir / request.config.getini("chaos_cassette_dir")
+        ini = request.config.getini("chaos_cassette_dir")
+        cassette_dir = rootdir / ini
+        if not Path(ini).is_absolute():
+            contained(cassette_dir, rootdir, source=f"chaos_cassette_dir={ini!r}")
         cassette = cassette_path_for(cassette_dir, str(item.path), item.name)
     fixture = Chaos(settings, nodeid=item.nodeid, cassette_path=cassette, rootdir=rootdir)
     if settings.plan is not None:
@@ -295,7 +316,23 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, None
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report = outcome.get_result()
+    try:
+        _ship_rows(item, report)
+    finally:
+        if report.failed and call.excinfo is not None and report.when in ("setup", "call"):
+            from harness._pytest._session import brief_failure
+
+            brief = brief_failure(item, call.excinfo)  # brownout's message without its internals
+            if brief is not None:
+                report.longrepr = brief
+
+
+def _ship_rows(item: pytest.Item, report: pytest.TestReport) -> None:
     fixture = item.stash.get(_CHAOS_KEY, None)
+    if report.failed and report.when in ("setup", "call") and (fixture is None or not fixture.runs):
+        if "chaos" in getattr(item, "fixturenames", ()) or item.get_closest_marker("chaos") is not None:
+            _session(item.config, create=True).on_error(item, report)  # failed before any run
+        return
     if fixture is None or report.when != "call" or not fixture.runs:
         return
     session = _session(item.config)

@@ -314,6 +314,22 @@ class ChaosSession:
             rows[i] = rows[i].model_copy(update={"log": name})
         return rows
 
+    def on_error(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        """A chaos test that failed before or outside any run: one ``error`` row, never a silent gap."""
+        from harness._report import error_row
+
+        self._tests.pop(item.nodeid, None)
+        error_type, reason = _failure_type_and_text(report)
+        mode = "chaos" if self.config.getoption("--chaos", False) else "baseline"
+        row = error_row(
+            item.nodeid,
+            error_type=error_type,
+            error=f"{reason} (in {report.when})" if report.when != "call" else reason,
+            mode=mode,
+            reproduce=f"pytest {item.nodeid}",
+        )
+        report.user_properties.append((ROWS_KEY, [row.model_dump(mode="json")]))
+
     # -- collected where the session ends (the controller under xdist) ---------------------------
     def collect(self, report: pytest.TestReport) -> None:
         if self.is_worker:
@@ -396,6 +412,61 @@ def _failure_text(report: pytest.TestReport) -> str:
         return str(crash.message)
     text = str(longrepr or "")
     return "\n".join(text.strip().splitlines()[-5:])
+
+
+_OWN = tuple(
+    str(Path(__file__).resolve().parents[2] / package) + os.sep
+    for package in ("harness", "faults", "judges", "scenarios")
+)
+
+
+def _is_own(path: Any) -> bool:
+    return str(path).startswith(_OWN)
+
+
+def brief_failure(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException]) -> str | None:
+    """The failure of an error brownout raised, without brownout's frames; ``None`` to keep pytest's.
+
+    An error brownout raised (a :class:`HarnessError`, or a usage error from its fixture) is
+    shown as the test's own line and the message: the 40-70 lines of brownout internals
+    pytest would print before it (function source included) explain nothing the message
+    does not. ``--full-trace`` or ``-vv`` shows everything. An exception the system under
+    test raised keeps its whole trace: its frames are the user's.
+    """
+    config = item.config
+    if config.getoption("fulltrace", False) or int(config.getoption("verbose", 0) or 0) >= 2:
+        return None
+    from harness._errors import HarnessError
+
+    entries = list(excinfo.traceback)
+    if not entries:
+        return None
+    ours = isinstance(excinfo.value, HarnessError) or (
+        isinstance(excinfo.value, pytest.UsageError) and _is_own(entries[-1].path)
+    )
+    if not ours or not _is_own(entries[-1].path):
+        return None
+    name = type(excinfo.value).__name__
+    message = str(excinfo.value)
+    lines = [f"{name}: " + message.splitlines()[0] if message else name]  # the summary line shows this one
+    lines += message.splitlines()[1:]
+    here = [e for e in entries if Path(str(e.path)) == Path(str(item.path))]
+    if here:
+        entry = here[-1]
+        lines.append(f"\n{_display(Path(str(entry.path)))}:{entry.lineno + 1}: in {entry.name}")
+        with contextlib.suppress(Exception):
+            lines.append("    " + str(entry.statement).strip().splitlines()[-1])
+    lines.append("(brownout's own frames are hidden; --full-trace shows them)")
+    return "\n".join(lines)
+
+
+def _failure_type_and_text(report: pytest.TestReport) -> tuple[str, str]:
+    """The exception type's short name and its message, from a failed report."""
+    text = _failure_text(report) or "the test failed"
+    head, sep, rest = text.partition(": ")
+    if sep and head.replace(".", "").replace("_", "").isalnum() and " " not in head:
+        return head.rsplit(".", 1)[-1], rest.strip()
+    return "Error", text
 
 
 def _display(path: Path) -> str:

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from harness._report._build import log_name, render_report, write_report
-from harness._report._rows import OUTCOMES, Outcome, ResultRow, classify, row_from_log
+from harness._report._rows import OUTCOMES, Outcome, ResultRow, classify, error_row, row_from_log
 from harness._report._stats import heatmap, judge_retention, pass_hat_k, summarize_tests
 from harness._report._store import ReportError, read_results, results_frame, write_results
 
@@ -29,6 +29,7 @@ __all__ = [
     "ResultRow",
     "add_arguments",
     "classify",
+    "error_row",
     "heatmap",
     "judge_retention",
     "log_name",

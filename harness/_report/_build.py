@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from harness._errors import RunLogError
+from harness._log._files import write_atomically
 from harness._log._runlog import RunLog
+from harness._log._secrets import scrub_text, scrub_values
 from harness._report._html import Figures, render_html
 from harness._report._markdown import render_summary
 from harness._report._plots import (
@@ -38,16 +39,21 @@ def log_name(test: str, index: int, run_id: str) -> str:
     return f"{RUNS}/{safe}-{index}-{run_id}.jsonl"
 
 
+_DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+")
+
+
+def _scrub_page(text: str) -> str:
+    # Rows are scrubbed already; this is the net. Embedded images (base64) are left alone.
+    out, pos = [], 0
+    for match in _DATA_URI.finditer(text):
+        out += [scrub_text(text[pos : match.start()]), match[0]]
+        pos = match.end()
+    out.append(scrub_text(text[pos:]))
+    return "".join(out)
+
+
 def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, _scrub_page(text).encode("utf-8"))
 
 
 def write_report(
@@ -81,7 +87,7 @@ def write_report(
             name = log_name(row.test, row.index, row.run_id)
             log.write(target / name)
             row = row.model_copy(update={"log": name})
-        stored.append(row)
+        stored.append(ResultRow(**scrub_values(row.model_dump())))
     write_results(target, stored, fmt=fmt)
     return render_report(target)
 

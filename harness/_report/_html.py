@@ -21,6 +21,7 @@ h3{font-size:14px;margin:16px 0 6px}
 .muted{color:#666}.badges span{display:inline-block;margin:6px 8px 0 0;padding:4px 10px;border-radius:12px;
 font-weight:bold;font-size:13px}
 .o-silent{background:#7f0000;color:#fff}.o-loud{background:#e6550d;color:#fff}
+.o-error{background:#a50f15;color:#fff}.o-unscored{background:#9e9ac8;color:#222}
 .o-indeterminate{background:#756bb1;color:#fff}.o-handled{background:#41ab5d;color:#fff}.o-pass{background:#c7e9c0;color:#222}
 table{border-collapse:collapse;margin:6px 0 12px;font-size:12.5px}
 th,td{border:1px solid #ddd;padding:4px 7px;text-align:left;vertical-align:top}th{background:#f5f5f5}

@@ -10,7 +10,15 @@ from harness._report._stats import TestSummary
 
 __all__ = ["plan_oneline", "render_summary"]
 
-_ICON = {"silent": "🔇", "loud": "💥", "indeterminate": "❔", "handled": "🛡️", "pass": "✅"}
+_ICON = {
+    "silent": "🔇",
+    "loud": "💥",
+    "error": "⛔",
+    "indeterminate": "❔",
+    "unscored": "❓",
+    "handled": "🛡️",
+    "pass": "✅",
+}
 
 
 def plan_oneline(plan: str, limit: int = 160) -> str:

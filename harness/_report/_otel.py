@@ -46,7 +46,9 @@ from harness._log._events import (
     ToolCall,
     Verdict,
 )
+from harness._log._files import write_atomically
 from harness._log._runlog import RunLog
+from harness._log._secrets import scrub_text
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
@@ -302,7 +304,8 @@ def spans_for(
     tracer = provider.get_tracer(_SCOPE)
     epoch_ns = round((time.time() if epoch is None else epoch) * 1e9)
     for log in logs:
-        _emit_run(tracer, ids, log, epoch_ns)
+        # The log as it is written (scrubbed): an in-memory log must not export what a file would not hold.
+        _emit_run(tracer, ids, RunLog.loads(log.dumps(), source=f"run {log.run_id}"), epoch_ns)
     provider.shutdown()
     return list(memory.get_finished_spans())
 
@@ -497,7 +500,8 @@ def export_runs(
     if out is not None:
         target = Path(out)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(otlp_json(spans), indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        text = json.dumps(otlp_json(spans), indent=1, sort_keys=True) + "\n"
+        write_atomically(target, scrub_text(text).encode("utf-8"))
     return spans
 
 

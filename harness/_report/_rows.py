@@ -8,8 +8,12 @@ Outcome classes, in the order the report lists them (most dangerous first):
 
 - ``silent``: no exception, yet a checker, an assertion or a judge failed;
 - ``loud``: the system raised or crashed (a visible failure);
+- ``error``: the test failed before or outside a run (a cassette miss, a bad marker, a
+  fixture error): no run to judge, and never a pass;
 - ``indeterminate``: the verdict rests on substituted LLM content (a cassette miss answered
   by the ``nearest`` policy) and a judge scored it or an assertion failed on it;
+- ``unscored``: a judge could not score the output (an unreadable or out-of-range grade):
+  nothing says the output is right;
 - ``handled``: faults reached the system and every check, assertion and judge held;
 - ``pass``: no fault reached the system and everything held.
 """
@@ -32,19 +36,22 @@ __all__ = [
     "Outcome",
     "ResultRow",
     "classify",
+    "error_row",
     "fault_kind",
     "row_from_log",
     "unfired_faults",
 ]
 
-Outcome = Literal["silent", "loud", "indeterminate", "handled", "pass"]
-OUTCOMES: tuple[str, ...] = ("silent", "loud", "indeterminate", "handled", "pass")
+Outcome = Literal["silent", "loud", "error", "indeterminate", "unscored", "handled", "pass"]
+OUTCOMES: tuple[str, ...] = ("silent", "loud", "error", "indeterminate", "unscored", "handled", "pass")
 OUTCOME_ORDER: dict[str, int] = {name: i for i, name in enumerate(OUTCOMES)}
 
 OUTCOME_MEANING: dict[str, str] = {
     "silent": "no exception, yet a checker, assertion or judge failed",
     "loud": "the system raised or crashed",
+    "error": "the test failed before or outside a run",
     "indeterminate": "the verdict rests on substituted LLM content",
+    "unscored": "a judge could not score the output",
     "handled": "faults hit and every check held",
     "pass": "no fault reached the system and every check held",
 }
@@ -163,6 +170,7 @@ def classify(
     substituted: bool,
     judge_indeterminate: bool,
     faults_injected: int,
+    judge_unscored: bool = False,
 ) -> Outcome:
     """The outcome class of one run.
 
@@ -170,7 +178,8 @@ def classify(
     (checkers read control flow, which substitution does not invalidate); a verdict that
     rests on substituted LLM content (a judge scored it, a judge said indeterminate, or an
     assertion failed on it) is ``indeterminate``; a failed assertion or judge is
-    ``silent``; then ``handled`` when a fault reached the system, else ``pass``.
+    ``silent``; a judge that could not score is ``unscored``; then ``handled`` when a fault
+    reached the system, else ``pass``.
     """
     if error:
         return "loud"
@@ -180,6 +189,8 @@ def classify(
         return "indeterminate"
     if assertion_failed or judge_failed:
         return "silent"
+    if judge_unscored:
+        return "unscored"
     return "handled" if faults_injected else "pass"
 
 
@@ -309,6 +320,7 @@ def row_from_log(
         error_type, error_text = end.error_type or end.status, end.error or ""
     judge_failed = any(j.get("passed") is False for j in judged.values())
     judge_indet = any(j.get("status") == "indeterminate" for j in judged.values())
+    judge_unscored = any(j.get("status") == "unscored" for j in judged.values())
     outcome = classify(
         error=bool(error_type),
         violated=bool(vlist),
@@ -318,6 +330,7 @@ def row_from_log(
         substituted=by_source["substituted"] > 0,
         judge_indeterminate=judge_indet,
         faults_injected=len(faults),
+        judge_unscored=judge_unscored,
     )
     duration = max((e.t for e in log), default=0.0)
     return ResultRow(
@@ -351,4 +364,27 @@ def row_from_log(
         final=final,
         reproduce=reproduce,
         log=log_path,
+    )
+
+
+def error_row(
+    test: str, *, error_type: str, error: str, mode: str = "baseline", reproduce: str = ""
+) -> ResultRow:
+    """The row of a test that failed before or outside any run (outcome ``error``).
+
+    Args:
+        test: The pytest node id.
+        error_type: The exception's type name (``CassetteMiss``, ``ConfigError``, ...).
+        error: Why the test failed (scrubbed, cut at 2000 characters).
+        mode: ``baseline``, ``chaos`` or ``plan``.
+        reproduce: The command that re-runs the test.
+    """
+    return ResultRow(
+        test=test,
+        mode=mode,
+        error_type=error_type,
+        error=scrub_text(error)[:2000],
+        outcome="error",
+        final=True,
+        reproduce=reproduce,
     )

@@ -152,7 +152,7 @@ class TestSummary:
 
     @property
     def failed(self) -> bool:
-        return not self.final.ok or self.worst in ("silent", "loud", "indeterminate")
+        return not self.final.ok or self.worst in ("silent", "loud", "error", "indeterminate", "unscored")
 
 
 def summarize_tests(rows: Sequence[ResultRow]) -> list[TestSummary]:

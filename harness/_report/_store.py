@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness._errors import ReportError
+from harness._log._files import write_with
 from harness._report._rows import ResultRow
 
 if TYPE_CHECKING:
@@ -47,15 +46,7 @@ def results_frame(rows: Sequence[ResultRow]) -> pd.DataFrame:
 
 
 def _atomic(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_with(path, write)
 
 
 def write_results(directory: Path, rows: Sequence[ResultRow], *, fmt: str | None = None) -> Path:

@@ -266,6 +266,10 @@ def resolve_recording(path: str | Path, log: str | Path | None = None) -> tuple[
             f"{CASSETTE_FILE} and {LOG_FILE}, as written by harness.record or BROWNOUT_RECORD) "
             "or its cassette file."
         )
+    if not target.is_dir():
+        from harness._cassette._file import load_cassette_file
+
+        load_cassette_file(cassette)  # a file that is not a cassette says so before a missing log does
     if not run_log.is_file():
         raise HarnessError(
             f"brownout replay: the run log {run_log} does not exist; replay compares against it. Pass it "

@@ -12,7 +12,7 @@ import pytest
 
 PINNED: dict[str, set[str]] = {
     "harness": {
-        "AnyEvent", "CassetteError", "CassetteMiss", "Channel", "ChannelEmpty", "ChaosSettings",
+        "AnyEvent", "Budget", "CassetteError", "CassetteMiss", "Channel", "ChannelEmpty", "ChaosSettings",
         "ConfigError", "HarnessError", "NotInRun", "ReplayDivergence", "Run", "RunHooks", "RunLog",
         "RunLogError", "StaleFencingToken", "StateStore", "Versioned", "Violation", "WorkerKilled", "agent",
         "checker", "constraint", "current_run", "dead_letter", "escalate", "handoff", "instrument",
@@ -29,8 +29,11 @@ PINNED: dict[str, set[str]] = {
         "VirtualClockLoop", "effect_kinds", "patched_time", "real_monotonic", "register_effect",
         # plausible-but-wrong answers (opt-in effects)
         "AlteredField", "DroppedItem", "PerturbedValue", "StaleResult",
+        # shared-budget faults
+        "Balloon", "Shrink",
     },
     "judges": {
+        "QWEN_JUDGE", "JudgeModelError", "JudgeModelFile", "assemble_judge_model", "judge_model_cache",
         "CONSTRAINT_RUBRIC", "Calibration", "CalibrationError", "Criterion", "CriterionScore", "Ensemble",
         "Judge", "JudgeCallError", "JudgeConfigError", "JudgeError", "JudgeSpec", "LabelledExample",
         "Rubric", "RubricError", "Verdict", "VerdictCache", "VerdictFailed", "calibrate", "cohen_kappa",
@@ -48,6 +51,7 @@ PINNED: dict[str, set[str]] = {
         "Frame", "LLMSite", "MessageSite", "RunContext", "RunHooks", "StateSite", "ToolSite", "WorkerSite",
         "current_frame", "current_run", "require_run",
         # decisions a hook returns, and the executors that carry them out
+        "BudgetSite", "BudgetDecision", "ShrinkBudget", "InflateUse",
         "PROCEED", "Proceed", "Wait", "Fail", "Block", "RunThenWait", "RunThenFail", "Reshape",
         "RewriteReply", "Respond", "StepDecision", "DropMessage", "DuplicateMessage", "DelayMessage",
         "HoldMessage", "MessageDecision", "ServeStale", "CorruptWrite", "LoseWrite", "StateDecision",
@@ -58,7 +62,11 @@ PINNED: dict[str, set[str]] = {
         "register_semantic_check", "run_checks", "semantic_checks", "unregister_semantic_check",
     },
     "harness.cassettes": {"Cassette", "load_cassette_file", "write_atomically"},
-    "harness.secrets": {"REDACTED", "is_secret_name", "scrub", "scrub_text"},
+    "harness.secrets": {
+        "REDACTED", "ScrubConfigError", "add_pattern", "add_secret", "add_secret_name", "configure",
+        "is_secret_name", "keep_field", "reset", "scrub", "scrub_json_text", "scrub_query", "scrub_sse",
+        "scrub_text", "scrub_values",
+    },
     "harness.cli": {"COMMANDS", "main"},
 }  # fmt: skip
 
