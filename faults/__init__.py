@@ -10,6 +10,7 @@ effect is registered the same way. Network faults (Toxiproxy) live in :mod:`faul
 from faults._clock import LogicalClock, VirtualClockLoop, patched_time, real_monotonic
 from faults._effects import (
     AlteredField,
+    Balloon,
     Bandwidth,
     ContextLengthExceeded,
     Corrupt,
@@ -34,6 +35,7 @@ from faults._effects import (
     Reorder,
     ResetPeer,
     ServerError,
+    Shrink,
     Slicer,
     SlowClose,
     SlowThenSucceed,
@@ -54,6 +56,7 @@ __all__ = [
     "SITES",
     "AckLost",
     "AlteredField",
+    "Balloon",
     "Bandwidth",
     "Chance",
     "ContextLengthExceeded",
@@ -89,6 +92,7 @@ __all__ = [
     "Reorder",
     "ResetPeer",
     "ServerError",
+    "Shrink",
     "Slicer",
     "SlowClose",
     "SlowThenSucceed",

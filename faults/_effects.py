@@ -36,12 +36,14 @@ from harness import WorkerKilled
 from harness.events import ToolCall
 from harness.hooks import (
     Block,
+    BudgetSite,
     CorruptWrite,
     DelayMessage,
     DropMessage,
     DuplicateMessage,
     Fail,
     HoldMessage,
+    InflateUse,
     LLMSite,
     LoseWrite,
     Reshape,
@@ -50,6 +52,7 @@ from harness.hooks import (
     RunThenFail,
     RunThenWait,
     ServeStale,
+    ShrinkBudget,
     ToolSite,
     Wait,
     WorkerSite,
@@ -61,6 +64,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AlteredField",
+    "Balloon",
     "Bandwidth",
     "ContextLengthExceeded",
     "Corrupt",
@@ -85,6 +89,7 @@ __all__ = [
     "Reorder",
     "ResetPeer",
     "ServerError",
+    "Shrink",
     "Slicer",
     "SlowClose",
     "SlowThenSucceed",
@@ -724,6 +729,41 @@ def _stale(recorded: Any, result: Any) -> Any:
     if isinstance(result, tuple) and isinstance(stale, list):
         return tuple(stale)
     return stale
+
+
+# -- shared budgets -------------------------------------------------------------------------
+@register_effect
+class Shrink(EffectBase):
+    """From this acquire on, the budget holds only ``fraction`` of its capacity."""
+
+    kind: Literal["shrink"] = "shrink"
+    fraction: float = Field(default=0.5, gt=0, lt=1, allow_inf_nan=False)
+    sites = frozenset({"budget"})
+    primary = "fraction"
+    models = "a quota cut by the provider, a pool lost to another tenant, a smaller plan"
+    explore = {"fraction": [0.5, 0.25]}
+
+    def decide(self, site: AnySite, fault: Fault) -> Decision:
+        if not isinstance(site, BudgetSite):
+            raise _unexpected(self, site)
+        return ShrinkBudget(site.capacity * self.fraction)
+
+
+@register_effect
+class Balloon(EffectBase):
+    """This acquire takes ``factor`` times what it asked for: the branch's consumption balloons."""
+
+    kind: Literal["balloon"] = "balloon"
+    factor: float = Field(default=4.0, gt=1, le=1000, allow_inf_nan=False)
+    sites = frozenset({"budget"})
+    primary = "factor"
+    models = "a prompt that grew, a retry loop, a runaway branch eating the shared capacity"
+    explore = {"factor": [4.0, 2.0, 10.0]}
+
+    def decide(self, site: AnySite, fault: Fault) -> Decision:
+        if not isinstance(site, BudgetSite):
+            raise _unexpected(self, site)
+        return InflateUse(self.factor)
 
 
 # -- messages -------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from faults._registry import AnySite, Decision
 from harness.events import FaultInjected
 from harness.hooks import (
     PROCEED,
+    BudgetDecision,
+    BudgetSite,
     Fail,
     LLMSite,
     MessageDecision,
@@ -182,8 +184,15 @@ class PlanHooks(RunHooks):
             raise _wrong(decision, site, None, "a state decision (ServeStale, CorruptWrite, LoseWrite)")
         return decision
 
+    def budget_op(self, ctx: RunContext, site: BudgetSite) -> BudgetDecision | None:
+        decision = self._strike(ctx, site, site.budget)
+        if decision is not None and not isinstance(decision, BudgetDecision):
+            raise _wrong(decision, site, None, "a budget decision (ShrinkBudget, InflateUse)")
+        return decision
+
 
 _SITE_NAMES: dict[type, str] = {
+    BudgetSite: "budget",
     ToolSite: "tool",
     LLMSite: "llm",
     WorkerSite: "worker",

@@ -83,7 +83,7 @@ class Fault(FaultModel):
     """One fault: where it strikes (site, target, call) and what happens (effect).
 
     Attributes:
-        site: ``llm``, ``tool``, ``message``, ``state``, ``worker`` or ``network``.
+        site: ``llm``, ``tool``, ``message``, ``state``, ``worker``, ``network`` or ``budget``.
         target: The agent (llm, worker), tool, channel, store or proxy name; ``None`` for any.
         call: The 1-based call number, ``"every"``, or a :class:`Chance`.
         effect: What happens (one of the effect models; see docs/faults.md).

@@ -20,6 +20,8 @@ from pydantic._internal._model_construction import ModelMetaclass
 
 from faults._errors import FaultPlanError
 from harness.hooks import (
+    BudgetDecision,
+    BudgetSite,
     LLMSite,
     MessageDecision,
     MessageSite,
@@ -47,11 +49,11 @@ __all__ = [
     "register_effect",
 ]
 
-Site = Literal["llm", "tool", "message", "state", "worker", "network"]
-SITES: tuple[str, ...] = ("llm", "tool", "message", "state", "worker", "network")
+Site = Literal["llm", "tool", "message", "state", "worker", "network", "budget"]
+SITES: tuple[str, ...] = ("llm", "tool", "message", "state", "worker", "network", "budget")
 
-AnySite = ToolSite | LLMSite | WorkerSite | MessageSite | StateSite
-Decision = StepDecision | MessageDecision | StateDecision
+AnySite = ToolSite | LLMSite | WorkerSite | MessageSite | StateSite | BudgetSite
+Decision = StepDecision | MessageDecision | StateDecision | BudgetDecision
 
 
 def _fmt(value: Any, seconds: bool) -> str:

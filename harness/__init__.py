@@ -32,6 +32,7 @@ _LAZY: dict[str, str] = {
     "StaleFencingToken": "harness._errors",
     "ChannelEmpty": "harness._errors",
     "Channel": "harness._capture._channel",
+    "Budget": "harness._capture._budget",
     "RunHooks": "harness._capture._context",
     "current_run": "harness._capture._context",
     "constraint": "harness._capture._declare",
@@ -61,6 +62,7 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "AnyEvent",
+    "Budget",
     "CassetteError",
     "CassetteMiss",
     "Channel",
@@ -102,6 +104,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports on first use
     from harness._adapters._registry import instrument
+    from harness._capture._budget import Budget
     from harness._capture._channel import Channel
     from harness._capture._context import RunHooks, current_run
     from harness._capture._declare import constraint, dead_letter, escalate, postcondition, redundant

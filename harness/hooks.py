@@ -10,6 +10,7 @@ out, the same way in sync and async code. :mod:`faults` decides from a
 """
 
 from harness._capture._context import (
+    BudgetSite,
     Frame,
     LLMSite,
     MessageSite,
@@ -25,6 +26,7 @@ from harness._capture._context import (
 from harness._capture._decisions import (
     PROCEED,
     Block,
+    BudgetDecision,
     CorruptWrite,
     DeadlineCancelled,
     DelayMessage,
@@ -32,6 +34,7 @@ from harness._capture._decisions import (
     DuplicateMessage,
     Fail,
     HoldMessage,
+    InflateUse,
     LoseWrite,
     MessageDecision,
     Proceed,
@@ -41,6 +44,7 @@ from harness._capture._decisions import (
     RunThenFail,
     RunThenWait,
     ServeStale,
+    ShrinkBudget,
     StateDecision,
     StepDecision,
     Wait,
@@ -51,6 +55,8 @@ from harness._capture._decisions import (
 __all__ = [
     "PROCEED",
     "Block",
+    "BudgetDecision",
+    "BudgetSite",
     "CorruptWrite",
     "DeadlineCancelled",
     "DelayMessage",
@@ -59,6 +65,7 @@ __all__ = [
     "Fail",
     "Frame",
     "HoldMessage",
+    "InflateUse",
     "LLMSite",
     "LoseWrite",
     "MessageDecision",
@@ -72,6 +79,7 @@ __all__ = [
     "RunThenFail",
     "RunThenWait",
     "ServeStale",
+    "ShrinkBudget",
     "StateDecision",
     "StateSite",
     "StepDecision",

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from faults import EFFECTS, SITES, EffectBase, Fault, FaultPlan, effect_kinds
 from harness import ConfigError, RunLog
-from harness.events import AgentStart, LLMCall, MessageSend, StateRead, StateWrite, ToolCall
+from harness.events import AgentStart, BudgetUse, LLMCall, MessageSend, StateRead, StateWrite, ToolCall
 
 __all__ = ["CallSite", "call_sites", "effects_for", "fault_plans", "fault_strategy", "parse_kinds"]
 
@@ -69,6 +69,8 @@ def call_sites(logs: Iterable[RunLog], *, proxies: Sequence[str] = ()) -> list[C
                 add("state", event.store, "read")
             elif isinstance(event, StateWrite):
                 add("state", event.store, "write")
+            elif isinstance(event, BudgetUse) and event.op != "release":
+                add("budget", event.budget)
     for name in proxies:
         seen.setdefault(CallSite("network", name, 0), None)
     return list(seen)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from harness._capture._decisions import (
     PROCEED,
+    BudgetDecision,
     MessageDecision,
     StateDecision,
     StepDecision,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     import httpx2
 
 __all__ = [
+    "BudgetSite",
     "Frame",
     "LLMSite",
     "MessageSite",
@@ -121,6 +123,17 @@ class StateSite:
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetSite:
+    """An acquire on a :class:`harness.Budget`: handed to :meth:`RunHooks.budget_op`."""
+
+    budget: str
+    branch: str
+    call: int  # 1-based count of acquires of this budget in the run
+    amount: float
+    capacity: float
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerSite:
     """An agent scope opening: handed to :meth:`RunHooks.decide_agent`."""
 
@@ -161,6 +174,10 @@ class RunHooks:
 
     def state_op(self, ctx: RunContext, site: StateSite) -> StateDecision | None:
         """Called by a state store before a read or write; ``None`` performs it normally."""
+        return None
+
+    def budget_op(self, ctx: RunContext, site: BudgetSite) -> BudgetDecision | None:
+        """Called by a budget before an acquire; ``None`` grants or denies it normally."""
         return None
 
     # -- the injection points -------------------------------------------------------------

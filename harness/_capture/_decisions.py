@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PROCEED",
     "Block",
+    "BudgetDecision",
     "CorruptWrite",
     "DeadlineCancelled",
     "DelayMessage",
@@ -45,6 +46,7 @@ __all__ = [
     "DuplicateMessage",
     "Fail",
     "HoldMessage",
+    "InflateUse",
     "LoseWrite",
     "MessageDecision",
     "Proceed",
@@ -54,6 +56,7 @@ __all__ = [
     "RunThenFail",
     "RunThenWait",
     "ServeStale",
+    "ShrinkBudget",
     "StateDecision",
     "StepDecision",
     "Wait",
@@ -194,6 +197,24 @@ class LoseWrite:
 
 
 StateDecision = ServeStale | CorruptWrite | LoseWrite
+
+
+# -- shared budgets -------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ShrinkBudget:
+    """From this acquire on, the budget's capacity is ``capacity`` (if that is lower)."""
+
+    capacity: float
+
+
+@dataclass(frozen=True, slots=True)
+class InflateUse:
+    """This acquire takes ``factor`` times the amount asked for (and a release gives back as much)."""
+
+    factor: float
+
+
+BudgetDecision = ShrinkBudget | InflateUse
 
 
 # -- the executors --------------------------------------------------------------------------

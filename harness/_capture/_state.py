@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
+import os
+import sqlite3
 import threading
 import weakref
 from dataclasses import dataclass
@@ -59,9 +62,18 @@ class StateStore:
     Args:
         name: The store's name (fault plans select it as ``state[<name>]``).
         fencing: ``"enforce"`` (default) or ``"naive"``.
+        path: An SQLite file that makes the store durable: every accepted write (each
+            version of each key) and the highest fencing token are committed to it before
+            the writer hears back, and a store opened on the same file later (a restarted
+            system, in the same run or another) starts from what it holds. Values must then
+            be JSON (dicts, lists, strings, numbers, booleans, None). A lost write
+            (``lost_write``) is acknowledged and never reaches the file, as with a store
+            that acknowledges before its write is durable. One open store per file at a time.
     """
 
-    def __init__(self, name: str, *, fencing: FencingMode = "enforce") -> None:
+    def __init__(
+        self, name: str, *, fencing: FencingMode = "enforce", path: str | os.PathLike[str] | None = None
+    ) -> None:
         if not isinstance(name, str) or not name:
             raise ConfigError(f"StateStore(name={name!r}): the name must be a non-empty string.")
         if fencing not in ("enforce", "naive"):
@@ -75,6 +87,61 @@ class StateStore:
         self._highest_token: int | None = None
         self._lock = threading.RLock()
         self._counts: weakref.WeakKeyDictionary[RunContext, dict[str, int]] = weakref.WeakKeyDictionary()
+        self.path = os.fspath(path) if path is not None else None
+        self._db: sqlite3.Connection | None = None
+        if self.path is not None:
+            self._open(self.path)
+
+    # -- durability (an SQLite file) ----------------------------------------------------------
+    def _open(self, path: str) -> None:
+        try:
+            db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS history (key TEXT NOT NULL, version INTEGER NOT NULL, "
+                "value TEXT NOT NULL, PRIMARY KEY (key, version))"
+            )
+            db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER)")
+            rows = db.execute("SELECT key, version, value FROM history ORDER BY key, version").fetchall()
+            token = db.execute("SELECT value FROM meta WHERE name = 'highest_token'").fetchone()
+        except sqlite3.Error as exc:
+            raise ConfigError(
+                f"StateStore({self.name!r}, path={path!r}): cannot open the SQLite file ({exc}). Pass a "
+                "writable file path (e.g. tmp_path / 'state.db')."
+            ) from None
+        for key, version, value in rows:
+            self._history.setdefault(key, []).append((version, json.loads(value)))
+        self._highest_token = token[0] if token else None
+        self._db = db
+
+    def _persist(self, key: str, version: int, value: Any, token: int | None) -> None:
+        """Commit one accepted write (and a new highest fencing token) before the writer hears back."""
+        if self._db is None:
+            return
+        try:
+            text = json.dumps(value)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"StateStore({self.name!r}) is durable (path={self.path!r}): the value written to {key!r} "
+                f"({type(value).__name__}) is not JSON. Store dicts, lists, strings, numbers, booleans "
+                "or None."
+            ) from None
+        with self._db:  # one transaction: the version and the token together
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "INSERT INTO history (key, version, value) VALUES (?, ?, ?)", (key, version, text)
+            )
+            if token is not None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta (name, value) VALUES ('highest_token', ?)", (token,)
+                )
+
+    def close(self) -> None:
+        """Close the SQLite file of a durable store (a no-op for an in-memory one)."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
     def __repr__(self) -> str:
         return f"StateStore({self.name!r}, keys={len(self._history)}, fencing={self.fencing!r})"
@@ -207,12 +274,14 @@ class StateStore:
             lost = False
             if accepted:
                 new_version = current + 1
-                if token is not None and (self._highest_token is None or token > self._highest_token):
-                    self._highest_token = token
+                raised = token is not None and (self._highest_token is None or token > self._highest_token)
                 if isinstance(decision, LoseWrite):
                     lost = True
                 else:
+                    self._persist(key, new_version, stored, token if raised else None)
                     self._history.setdefault(key, []).append((new_version, copy.deepcopy(stored)))
+                if raised:
+                    self._highest_token = token
         if ctx is not None:
             ctx.emit(
                 StateWrite,

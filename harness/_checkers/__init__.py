@@ -17,6 +17,7 @@ from harness._checkers import _tool_failures  # noqa: F401 - unhandled_tool_fail
 from harness._checkers import _completion  # noqa: F401 - phantom_completion
 from harness._checkers import _breaker  # noqa: F401 - circuit_breaker (opt-in)
 from harness._checkers import _amplification  # noqa: F401 - retry_amplification (opt-in)
+from harness._checkers import _bulkhead  # noqa: F401 - bulkhead (opt-in)
 
 # isort: on
 from harness._checkers._semantic import register_semantic_check, unregister_semantic_check

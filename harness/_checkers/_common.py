@@ -18,6 +18,7 @@ from harness._log._events import (
     AgentEnd,
     AgentStart,
     AnyEvent,
+    BudgetUse,
     Compensation,
     Constraint,
     DeadLetter,
@@ -218,6 +219,11 @@ def describe(event: AnyEvent) -> str:
         return f"run_end, status {e.status}{error}"
     if isinstance(e, RunStart):
         return f"run_start {e.entry}"
+    if isinstance(e, BudgetUse):
+        return (
+            f"budget {e.op} {e.budget} {e.amount:g}, branch {e.branch}, holding {e.held:g}, "
+            f"in use {e.in_use:g} of {e.capacity:g}"
+        )
     return f"{e.kind}{who}"
 
 

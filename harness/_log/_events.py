@@ -31,6 +31,7 @@ __all__ = [
     "AgentStart",
     "AgentStatus",
     "AnyEvent",
+    "BudgetUse",
     "CheckResult",
     "Compensation",
     "Constraint",
@@ -315,6 +316,23 @@ class Postcondition(EventBase):
     detail: str | None = None
 
 
+class BudgetUse(EventBase):
+    """An acquire, release or denial on a shared :class:`harness.Budget`.
+
+    ``amount`` is what was taken, given back or refused; ``in_use`` and ``held`` (by this
+    branch) are after the operation; ``capacity`` is the budget's capacity at that moment.
+    """
+
+    kind: Literal["budget"] = "budget"
+    budget: str
+    op: Literal["acquire", "release", "deny"]
+    branch: str
+    amount: float
+    in_use: float
+    held: float
+    capacity: float
+
+
 class FaultInjected(EventBase):
     """The harness injected a fault at this step."""
 
@@ -374,6 +392,7 @@ AnyEvent = Annotated[
     | Escalation
     | Postcondition
     | Constraint
+    | BudgetUse
     | FaultInjected
     | CheckResult
     | Verdict

@@ -20,6 +20,7 @@ SECTIONS = {
     "message": "## Message faults",
     "state": "## State faults",
     "network": "## Network faults",
+    "budget": "## Budget faults",
 }
 
 
