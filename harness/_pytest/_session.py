@@ -25,6 +25,7 @@ import inspect
 import os
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,46 +60,84 @@ class _TestState:
 
 
 class ProgressLine:
-    """Rate-limited progress of a long exploration, written as whole lines through pytest's terminal.
+    """Rate-limited progress of a ``--chaos`` session, written as whole lines through pytest's terminal.
 
-    Enabled only in the process that owns the terminal (never on an xdist worker) and
-    only with ``-v`` or a terminal that is a TTY. Lines are written with output capture
-    suspended, the way pytest's own live logging writes, so they never land inside a
-    test's captured output or in the middle of a line.
+    One line says how far the session is: chaos tests done of the total, runs so far, failing
+    runs so far, and the test exploring now with its runs and time::
+
+        brownout: 3/12 test(s) done, 140 run(s), 5 failing so far; now tests/t.py::test_b (37 run(s), 12 s)
+
+    A line is due every ``interval`` seconds (``BROWNOUT_PROGRESS_INTERVAL``; default 2 on a
+    terminal or under ``-v``, 10 in a CI log), never under ``-q``, and only in the process
+    that owns the terminal: under pytest-xdist the controller sums the tests its workers
+    finished (runs of tests still exploring on a worker are counted when they finish). Lines
+    are written with output capture suspended, the way pytest's own live logging writes, so
+    they never land inside a test's captured output or in the middle of a line.
     """
 
     def __init__(self, config: pytest.Config, *, interval: float | None = None) -> None:
         self.config = config
-        if interval is None:
-            # BROWNOUT_PROGRESS_INTERVAL: seconds between progress lines (default 2).
+        self._interval = interval
+        self._last = _wall()
+        self.total: int | None = None  # chaos tests collected, where known
+        self.done = 0
+        self.runs = 0
+        self.failing = 0
+
+    @property
+    def interval(self) -> float:
+        if self._interval is None:
+            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+            verbose = int(self.config.getoption("verbose", 0) or 0)
+            default = 2.0 if verbose > 0 or (reporter is not None and reporter.isatty()) else 10.0
             try:
-                interval = float(os.environ.get("BROWNOUT_PROGRESS_INTERVAL", "") or 2.0)
+                self._interval = float(os.environ.get("BROWNOUT_PROGRESS_INTERVAL", "") or default)
             except ValueError:
-                interval = 2.0
-        self.interval = interval
-        self._last = 0.0
+                self._interval = default
+        return self._interval
 
     def enabled(self) -> bool:
         if hasattr(self.config, "workerinput"):
             return False
-        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is None:
+        if self.config.pluginmanager.get_plugin("terminalreporter") is None:
             return False
-        verbose = int(self.config.getoption("verbose", 0) or 0)
-        return verbose > 0 or bool(reporter.isatty())
+        return int(self.config.getoption("verbose", 0) or 0) >= 0
 
-    def due(self, started: float, now: float) -> bool:
-        """Whether a line is due: first after ``interval`` seconds of a test, then every ``interval``."""
-        return now - started >= self.interval and now - self._last >= self.interval
+    def due(self, now: float) -> bool:
+        """Whether a line is due: ``interval`` seconds after the last one (or the session's start)."""
+        return now - self._last >= self.interval
 
-    def update(self, nodeid: str, runs: int, failing: int, started: float) -> bool:
+    def count_tests(self, items: Sequence[Any]) -> None:
+        """Take the total from the collected items: those that use the ``chaos`` fixture."""
+        if self.total is None:
+            self.total = sum(1 for item in items if "chaos" in getattr(item, "fixturenames", ())) or None
+
+    def test_finished(self, runs: int, failing: int) -> None:
+        """A chaos test finished (here, or on an xdist worker) with ``runs`` runs, ``failing`` not ok."""
+        self.done += 1
+        self.runs += runs
+        self.failing += failing
+        self.update()
+
+    def line(self, nodeid: str | None = None, runs: int = 0, failing: int = 0, started: float = 0.0) -> str:
+        done = f"{self.done}/{self.total}" if self.total else str(self.done)
+        text = (
+            f"brownout: {done} test(s) done, {self.runs + runs} run(s), "
+            f"{self.failing + failing} failing so far"
+        )
+        if nodeid is not None:
+            text += f"; now {nodeid} ({runs} run(s), {_wall() - started:.0f} s)"
+        return text
+
+    def update(
+        self, nodeid: str | None = None, runs: int = 0, failing: int = 0, started: float = 0.0
+    ) -> bool:
+        """Write the line if one is due; ``nodeid`` etc. describe the test exploring now, if any."""
         now = _wall()
-        if not self.due(started, now) or not self.enabled():
+        if not self.due(now) or not self.enabled():
             return False
         self._last = now
-        self.write(
-            f"brownout: {nodeid}: {runs} run(s) explored, {failing} failing so far ({now - started:.0f} s)"
-        )
+        self.write(self.line(nodeid, runs, failing, started))
         return True
 
     def write(self, text: str) -> None:
@@ -149,6 +188,7 @@ class ChaosSession:
             checkers = [spec.name for spec in get_checkers(settings.checks)]
         except Exception:  # an invalid selection fails the run itself, with its own message
             checkers = []
+        self.progress.count_tests(getattr(item.session, "items", ()))
         state = _TestState(fixture, mode, checkers, item=item, props_seen=len(item.user_properties))
         self._tests[item.nodeid] = state
         fixture.on_run.append(lambda run: self._on_run(item.nodeid, state, run))
@@ -338,7 +378,9 @@ class ChaosSession:
 
         for name, value in report.user_properties:
             if name == ROWS_KEY and isinstance(value, list):
-                self.rows.extend(ResultRow(**row) for row in value)
+                rows = [ResultRow(**row) for row in value]
+                self.rows.extend(rows)
+                self.progress.test_finished(len(rows), sum(1 for r in rows if not r.ok))
 
     def finish(self, exitstatus: int) -> None:
         """Called at session end: write the report on the controller (or the only process)."""

@@ -268,3 +268,70 @@ def test_latest_is_a_pointer_file_where_symlinks_are_unavailable(
     assert cli_main(["report", str(latest)]) == 0  # re-rendering follows the pointer
     assert cli_main(["compare", str(latest), str(reports / session)]) in (0, 3)
     capsys.readouterr()
+
+
+INTERRUPTED_SYSTEM = """
+import pathlib
+import threading
+
+from harness import agent, tool
+
+@tool
+def quick(x):
+    return x
+
+@tool
+def slow(x):
+    pathlib.Path("slow_started").touch()
+    for _ in range(1200):  # a minute of real time, unless interrupted
+        threading.Event().wait(0.05)
+    return x
+
+def fast_system():
+    with agent("a"):
+        return quick(1)
+
+def slow_system():
+    with agent("a"):
+        return slow(1)
+"""
+
+INTERRUPTED_TESTS = """
+import system_slow
+
+def test_a_fast(chaos):
+    chaos.run(system_slow.fast_system)
+
+def test_b_slow(chaos):
+    chaos.run(system_slow.slow_system)
+"""
+
+
+def test_an_interrupted_session_still_reports_the_finished_tests(pytester: pytest.Pytester) -> None:
+    import signal
+    import sys
+
+    pytester.makepyfile(system_slow=INTERRUPTED_SYSTEM, test_interrupted=INTERRUPTED_TESTS)
+    command = [sys.executable, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider", "--chaos"]
+    command += ["--chaos-seed=1", "--chaos-examples=5", "--chaos-report=rep"]
+    process = subprocess.Popen(
+        command, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (pytester.path / "slow_started").exists():
+            assert process.poll() is None, process.communicate()[0]
+            assert time.monotonic() < deadline, "the slow test never started"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)  # Ctrl-C in the middle of test_b_slow's exploration
+        output, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "KeyboardInterrupt" in output
+    rows = read_results(pytester.path / "rep")
+    assert {r.test for r in rows} == {"test_interrupted.py::test_a_fast"}
+    assert len(rows) >= 2 and sum(r.final for r in rows) == 1  # test_a_fast, complete
+    assert (pytester.path / "rep" / "report.html").is_file()

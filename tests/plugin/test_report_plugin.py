@@ -220,17 +220,26 @@ def test_progress_lines_are_whole_lines_under_verbose(
     project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BROWNOUT_PROGRESS_INTERVAL", "0")
-    result = project.runpytest("-p", "no:cacheprovider", "-v", "-k", "twice")
-    result.assert_outcomes(passed=1)
-    lines = [line for line in result.stdout.lines if "brownout: test_notify.py::test_twice:" in line]
-    counts = [
-        re.fullmatch(r"brownout: \S+: (\d) run\(s\) explored, 0 failing so far \(\d+ s\)", line)
-        for line in lines
+    result = project.runpytest("-p", "no:cacheprovider", "-p", "no:randomly", "-v", "-k", "twice or retry")
+    result.assert_outcomes(passed=2)
+    lines = [line for line in result.stdout.lines if line.startswith("brownout: ") and "done" in line]
+    pattern = (
+        r"brownout: (\d)/2 test\(s\) done, (\d) run\(s\), 0 failing so far"
+        r"(?:; now (\S+) \((\d) run\(s\), \d+ s\))?"
+    )
+    matches = [re.fullmatch(pattern, line) for line in lines]
+    assert all(matches), lines  # whole lines, never glued to pytest's own output
+    seen = [(m.group(1), m.group(2), (m.group(3) or "").split("::")[-1], m.group(4)) for m in matches if m]
+    assert seen == [
+        ("0", "1", "test_retry", "1"),
+        ("1", "1", "", None),
+        ("1", "2", "test_twice", "1"),
+        ("1", "3", "test_twice", "2"),
+        ("1", "4", "test_twice", "3"),
+        ("2", "4", "", None),
     ]
-    assert [m.group(1) if m else line for m, line in zip(counts, lines, strict=True)] == ["1", "2", "3"]
-    assert all(line.startswith("brownout: ") for line in lines)  # never glued to pytest's own output
-    quiet = project.runpytest("-p", "no:cacheprovider", "-k", "twice")
-    assert not [line for line in quiet.stdout.lines if "run(s) explored" in line]
+    quiet = project.runpytest("-p", "no:cacheprovider", "-q", "-k", "twice")
+    assert not [line for line in quiet.stdout.lines if "test(s) done" in line]
 
 
 EXPLORE_TESTS = """
