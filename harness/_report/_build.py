@@ -15,7 +15,7 @@ from harness._report._html import Figures, render_html
 from harness._report._markdown import render_summary
 from harness._report._plots import (
     data_uri,
-    heatmap_svg,
+    heatmaps_svg,
     pass_hat_k_faults_svg,
     pass_hat_k_svg,
     retention_svg,
@@ -97,7 +97,8 @@ def _figures(directory: Path, rows: Sequence[ResultRow]) -> Figures:
     by_test: dict[str, list[ResultRow]] = {}
     for row in rows:
         by_test.setdefault(row.test, []).append(row)
-    repeated = [(t, sorted(g, key=lambda r: r.index)) for t, g in sorted(by_test.items()) if len(g) >= 2]
+    per_test = [(t, sorted(g, key=lambda r: r.index)) for t, g in sorted(by_test.items())]
+    repeated = any(len(g) >= 2 for _, g in per_test)
     retention = judge_retention(rows)
     lanes: dict[str, str] = {}
     for summary in tests:
@@ -112,8 +113,8 @@ def _figures(directory: Path, rows: Sequence[ResultRow]) -> Figures:
         title = f"{final.test} · run {final.run_id} · {final.outcome}"
         lanes[summary.test] = data_uri(swimlane_svg(log, steps, title))
     return Figures(
-        heatmap=data_uri(heatmap_svg(heatmap(rows))),
-        pass_hat_k=data_uri(pass_hat_k_svg(repeated)) if repeated else None,
+        heatmap=data_uri(heatmaps_svg([(s.test, heatmap(by_test[s.test])) for s in tests])),
+        pass_hat_k=data_uri(pass_hat_k_svg(per_test)) if repeated else None,
         pass_hat_k_faults=data_uri(pass_hat_k_faults_svg(rows)) if len(rows) >= 2 else None,
         retention=data_uri(retention_svg(retention)) if retention else None,
         swimlanes=lanes,

@@ -119,8 +119,10 @@ def render_html(rows: Sequence[ResultRow], tests: Sequence[TestSummary], figures
 
     out.append("<h2>Pass rate by fault kind &times; checker</h2>")
     out.append(
-        "<p class='muted'>Share of runs hit by each fault kind in which each checker held "
-        "(the <i>assertions</i> column: the test's own assertions held and nothing was raised).</p>"
+        "<p class='muted'>Per test, the share of runs hit by each fault kind in which each checker held "
+        "(the <i>assertions</i> column: the test's own assertions held and nothing was raised). Each "
+        "cell gives its number of runs n; the colour scale is fitted to the rates shown, and cells "
+        "with few runs are hatched.</p>"
     )
     out.append(f'<img class="plot" alt="heatmap" src="{figures.heatmap}">')
     out.append("<h2>pass^k</h2>")

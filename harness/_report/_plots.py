@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -19,8 +20,10 @@ from harness._report._rows import ResultRow
 from harness._report._stats import Heatmap, pass_hat_k_by_faults, pass_hat_k_curve
 
 __all__ = [
+    "FEW_RUNS",
     "data_uri",
     "heatmap_svg",
+    "heatmaps_svg",
     "pass_hat_k_faults_svg",
     "pass_hat_k_svg",
     "retention_svg",
@@ -47,6 +50,9 @@ _STATUS_COLOR = {
     "open": "#c6dbef",
 }
 _FAULT = "#d62728"
+FEW_RUNS = 5  # a heatmap cell or fault-count bin with fewer runs is marked as thin evidence
+_MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">")
+_LINESTYLES = ("-", "--", "-.", ":")
 _VIOLATION = "#fcbba1"
 
 
@@ -105,22 +111,130 @@ def heatmap_svg(hm: Heatmap) -> str:
         return _svg(fig)
 
 
+def _scale(values: Sequence[float]) -> tuple[float, float]:
+    """A colour range fitted to the data (at least 10 points wide, inside 0..1)."""
+    if not values:
+        return 0.0, 1.0
+    low, high = min(values), max(values)
+    if high - low < 0.1:
+        low = max(0.0, high - 0.1)
+        high = min(1.0, low + 0.1)
+    return low, high
+
+
+def heatmaps_svg(tests: Sequence[tuple[str, Heatmap]], limit: int = 24) -> str:
+    """One heatmap per test (fault kind x checker), on one colour scale fitted to all the cells.
+
+    Each cell shows its pass rate and its number of runs ``n``; cells with fewer than
+    :data:`FEW_RUNS` runs are hatched. Pooling tests would average a naive system with its
+    hardened variant; one panel per test keeps them apart. At most ``limit`` tests are drawn
+    (worst first, as given); the title says how many were left out.
+    """
+    from matplotlib.colors import LinearSegmentedColormap, Normalize
+
+    shown = [(test, _failing_columns(hm)) for test, hm in tests[:limit]]
+    rates = [v for _, hm in shown for row in hm.rates for v in row if v is not None]
+    low, high = _scale(rates)
+    norm = Normalize(vmin=low, vmax=high)
+    cmap = LinearSegmentedColormap.from_list("brownout", ["#d73027", "#fee08b", "#1a9850"]).with_extremes(
+        bad="#f0f0f0"
+    )
+    cols = max((len(hm.checkers) for _, hm in shown), default=1)
+    per_row = 2 if cols <= 4 and len(shown) > 1 else 1  # narrow panels side by side
+    panel_heights = [1.1 + 0.36 * max(1, len(hm.kinds)) for _, hm in shown] or [1.0]
+    heights = [max(panel_heights[i : i + per_row]) for i in range(0, len(panel_heights), per_row)]
+    width = 13.0 if per_row == 2 else min(13.0, max(6.5, 3.2 + 0.95 * cols))
+    import numpy as np
+
+    with _figure(width, 0.7 + sum(heights)) as fig:
+        grid = fig.subplots(len(heights), per_row, squeeze=False, gridspec_kw={"height_ratios": heights})
+        axes = [ax for row in grid for ax in row]
+        image = None
+        for ax, (test, hm) in zip(axes, shown, strict=False):
+            data = np.array([[np.nan if v is None else v for v in row] for row in hm.rates], dtype=float)
+            image = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, norm=norm, aspect="auto")
+            ax.set_xticks(
+                range(len(hm.checkers)),
+                [c.replace("_", " ") for c in hm.checkers],
+                fontsize=7,
+                rotation=15,
+                ha="right",
+            )
+            ax.set_yticks(range(len(hm.kinds)), hm.kinds, fontsize=7)
+            held = len(dict(tests)[test].checkers) - len(hm.checkers)
+            note = f"\n+{held} checker(s) held in every run (not drawn)" if held else ""
+            ax.set_title(_short(test.rsplit("::", 1)[-1], 60) + note, fontsize=8, loc="left")
+            ax.spines[:].set_visible(False)
+            for i, row in enumerate(hm.rates):
+                for j, rate in enumerate(row):
+                    n = hm.counts[i][j]
+                    if rate is None:
+                        ax.text(j, i, "no runs", ha="center", va="center", fontsize=6.5, color="#737373")
+                        continue
+                    if n < FEW_RUNS:
+                        ax.add_patch(_hatch(j, i))
+                    shade = norm(rate)
+                    color = "white" if shade < 0.2 or shade > 0.85 else "black"
+                    ax.text(j, i, f"{rate:.0%}  n={n}", ha="center", va="center", fontsize=7, color=color)
+        for ax in axes[len(shown) :]:
+            ax.set_visible(False)
+        left_out = len(tests) - len(shown)
+        title = "Pass rate by fault kind x checker, per test"
+        if left_out:
+            title += f" (first {len(shown)} tests; {left_out} more in the results table)"
+        fig.suptitle(title, fontsize=10)
+        if image is not None:
+            bar = fig.colorbar(image, ax=axes, fraction=0.03, pad=0.01, format="{x:.0%}")
+            bar.set_label(
+                f"pass rate (scale fitted: {low:.0%}-{high:.0%}); hatched: n < {FEW_RUNS}", fontsize=7
+            )
+        return _svg(fig)
+
+
+def _failing_columns(hm: Heatmap) -> Heatmap:
+    """``hm`` without the checker columns that held in every run (``assertions`` always stays)."""
+    keep = [
+        j
+        for j, name in enumerate(hm.checkers)
+        if name == hm.checkers[-1] or any((rate := row[j]) is not None and rate < 1.0 for row in hm.rates)
+    ]
+    return Heatmap(
+        hm.kinds,
+        [hm.checkers[j] for j in keep],
+        [[row[j] for j in keep] for row in hm.rates],
+        [[row[j] for j in keep] for row in hm.counts],
+    )
+
+
+def _hatch(x: float, y: float) -> Any:
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, hatch="///", edgecolor="#00000030", lw=0)
+
+
 def pass_hat_k_svg(groups: Sequence[tuple[str, Sequence[ResultRow]]], k_max: int = 8) -> str:
-    """pass^k for k = 1..8 per test (tests with at least two runs)."""
-    with _figure(6.4, 3.4) as fig:
+    """pass^k for k = 1..8, one line per test; every test is in the legend, outside the plot.
+
+    A test with n runs has points up to k = n (one run: a single point at k = 1). Tests with
+    the same pass rate draw the same curve, so each line has its own marker and dash and
+    the legend gives n and pass^1 for each.
+    """
+    with _figure(9.6, max(3.4, 1.2 + 0.2 * len(groups))) as fig:
         ax = fig.add_subplot()
-        for label, rows in groups:
+        for number, (label, rows) in enumerate(groups):
             curve = pass_hat_k_curve(rows, k_max)
-            if len(curve) < 2:
+            if not curve:
                 continue
             ax.plot(
                 [k for k, _ in curve],
                 [p for _, p in curve],
-                marker="o",
-                markersize=3,
-                label=f"{_short(label.rsplit('::', 1)[-1], 44)} (n={len(rows)})",
+                marker=_MARKERS[number % len(_MARKERS)],
+                linestyle=_LINESTYLES[(number // len(_MARKERS)) % len(_LINESTYLES)],
+                markersize=4,
+                markerfacecolor="none",
+                label=f"{_short(label, 60)} (n={len(rows)}, pass^1={curve[0][1]:.0%})",
             )
-        ax.set_xlabel("k (all k independent trials must pass)")
+        ax.set_xlabel("k (all k independent runs must pass)")
         ax.set_ylabel("pass^k")
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlim(0.8, k_max + 0.2)
@@ -128,26 +242,74 @@ def pass_hat_k_svg(groups: Sequence[tuple[str, Sequence[ResultRow]]], k_max: int
         ax.grid(True, alpha=0.3)
         ax.set_title("pass^k per test")
         if ax.lines:
-            ax.legend(fontsize=7, loc="lower left", frameon=False)
+            fig.legend(loc="outside right upper", fontsize=7, frameon=False)
         return _svg(fig)
 
 
 def pass_hat_k_faults_svg(rows: Sequence[ResultRow]) -> str:
-    """pass^k (k = 1, 2, 4, 8) against the number of faults that reached each run."""
+    """pass^k (k = 1, 2, 4, 8) against the number of faults that reached each run (a count).
+
+    Each bin's number of runs is written under its k = 1 point; points of bins with fewer
+    than :data:`FEW_RUNS` runs are hollow. When failing tests are among the rows, a note
+    says why their runs are no random sample: a failing test stops exploring at its first
+    failure and then shrinks it.
+    """
     curves = pass_hat_k_by_faults(rows)
-    with _figure(6.4, 3.0) as fig:
+    sizes: dict[int, int] = {}
+    for row in rows:
+        sizes[row.faults_injected] = sizes.get(row.faults_injected, 0) + 1
+    failed = sorted({r.test for r in rows if r.final and not r.ok})
+    failed_runs = sum(1 for r in rows if r.test in set(failed))
+    with _figure(6.4, 3.4 if failed else 3.0) as fig:
         ax = fig.add_subplot()
         for k, points in curves.items():
-            ax.plot([x for x, _ in points], [y for _, y in points], marker="o", markersize=3, label=f"k={k}")
-        xs = sorted({x for points in curves.values() for x, _ in points}) or [0]
-        ax.set_xticks(xs)
-        ax.set_xlabel("faults that reached the run")
+            (line,) = ax.plot([x for x, _ in points], [y for _, y in points], label=f"k={k}", lw=1.2)
+            for x, y in points:
+                few = sizes.get(x, 0) < FEW_RUNS
+                ax.plot(
+                    [x],
+                    [y],
+                    marker="o",
+                    markersize=4,
+                    color=line.get_color(),
+                    markerfacecolor="white" if few else line.get_color(),
+                )
+        for x, y in curves.get(1, []):
+            ax.annotate(
+                f"n={sizes.get(x, 0)}",
+                (x, y),
+                textcoords="offset points",
+                xytext=(0, -11),
+                ha="center",
+                fontsize=6.5,
+                color="#525252",
+            )
+        xs = sorted(sizes) or [0]
+        ax.set_xticks(xs, [str(x) for x in xs])
+        label = "faults that reached the run (count)"
+        if failed:
+            note = (
+                f"{len(failed)} failing test(s) made {failed_runs} of the {len(rows)} runs: a failing test "
+                "stops exploring at its first failure and then shrinks it, so its runs are no random sample."
+            )
+            label += "\n" + textwrap.fill(note, 95)
+        ax.set_xlabel(label, fontsize=8)
         ax.set_ylabel("pass^k")
-        ax.set_ylim(-0.03, 1.03)
+        ax.set_ylim(-0.1, 1.05)
         ax.grid(True, alpha=0.3)
-        ax.set_title("pass^k against fault rate (all tests)")
+        ax.set_title("pass^k by number of injected faults (all tests)")
         if ax.lines:
-            ax.legend(fontsize=7, frameon=False)
+            from matplotlib.lines import Line2D
+
+            handles, labels = ax.get_legend_handles_labels()
+            hollow = Line2D([], [], marker="o", ls="", color="#525252", markerfacecolor="white")
+            fig.legend(
+                [*handles, hollow],
+                [*labels, f"bin of < {FEW_RUNS} runs"],
+                loc="outside right upper",
+                fontsize=7,
+                frameon=False,
+            )
         return _svg(fig)
 
 
