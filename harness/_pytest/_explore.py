@@ -119,6 +119,10 @@ def explore(test_fn: Callable[..., Any], pyfuncitem: Any, fixture: Any) -> Calla
         def prop(plan: Any) -> None:
             nonlocal tried
             tried += 1
+            for _ in range(settings.trials):  # --chaos-trials: the same plan k times; any failure fails it
+                trial(plan)
+
+        def trial(plan: Any) -> None:
             fixture.plan = plan
             fixture.runs.clear()  # keep only this example's runs (the failing one is written out)
             failure: BaseException | None = None

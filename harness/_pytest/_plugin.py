@@ -38,6 +38,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Fault plans to try per chaos test (default 100).",
     )
     group.addoption(
+        "--chaos-trials",
+        type=int,
+        default=None,
+        metavar="K",
+        help="Run each fault plan K times (default 1), so the system's own variance (a live LLM's) "
+        "is measured: a plan fails if any of its K runs fails.",
+    )
+    group.addoption(
         "--chaos-seed",
         type=int,
         default=None,
@@ -185,6 +193,9 @@ def pytest_configure(config: pytest.Config) -> None:
             parse_shard(config.getoption("--chaos-shard"))
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
+    trials = config.getoption("--chaos-trials")
+    if trials is not None and trials < 1:
+        raise pytest.UsageError(f"--chaos-trials={trials} must be at least 1 (runs of each fault plan).")
     plan = config.getoption("--chaos-plan")
     if plan is not None:
         from harness._errors import HarnessError

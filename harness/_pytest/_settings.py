@@ -38,6 +38,8 @@ class ChaosSettings:
     Attributes:
         chaos: Explore fault plans (``--chaos``) instead of one baseline run.
         examples: Fault plans to try per test under ``--chaos``.
+        trials: Runs of each fault plan (``--chaos-trials``): more than one measures how the
+            system's own variance (a live LLM's) changes the outcome of the same plan.
         seed: Seed for plan generation; ``None`` lets Hypothesis choose (and print it).
         plan: A fixed fault plan (JSON text or a file path) to run instead of exploring.
         record_mode: Cassette record mode: none (replay only), once, new_episodes, all.
@@ -59,6 +61,7 @@ class ChaosSettings:
 
     chaos: bool = False
     examples: int = 100
+    trials: int = 1
     seed: int | None = None
     plan: str | None = None
     record_mode: RecordMode = "none"
@@ -85,6 +88,7 @@ MARKER_ARGS: dict[str, str] = {
     "checks": "'default', 'all', 'none' or a list of checker names",
     "max_faults": "an int >= 1",
     "examples": "an int >= 1",
+    "trials": "an int >= 1 (runs of each fault plan)",
     "record_mode": f"one of {', '.join(RECORD_MODES)}",
     "miss": f"one of {', '.join(MISS_POLICIES)}",
     "replay_tools": "True or False",
@@ -136,6 +140,8 @@ def _validate(s: ChaosSettings, *, source: str) -> ChaosSettings:
             f"{source}: examples={s.examples!r} must be an int of at least 1. To run one fixed plan "
             "instead of exploring, pass --chaos-plan."
         )
+    if not isinstance(s.trials, int) or isinstance(s.trials, bool) or s.trials < 1:
+        raise ConfigError(f"{source}: trials={s.trials!r} must be an int of at least 1 (runs of each plan).")
     if not isinstance(s.max_faults, int) or isinstance(s.max_faults, bool) or s.max_faults < 1:
         raise ConfigError(f"{source}: max_faults={s.max_faults!r} must be an int of at least 1.")
     if s.seed is not None and (not isinstance(s.seed, int) or isinstance(s.seed, bool)):
@@ -273,6 +279,7 @@ def _cli_settings(config: pytest.Config) -> dict[str, Any]:
     return {
         "chaos": True if config.getoption("--chaos") else None,
         "examples": config.getoption("--chaos-examples"),
+        "trials": config.getoption("--chaos-trials", None),
         "seed": config.getoption("--chaos-seed"),
         "plan": load_plan_text(plan) if plan else None,
         "record_mode": config.getoption("--chaos-record-mode"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 import shutil
 import socket
 import subprocess
@@ -335,3 +336,53 @@ def test_an_interrupted_session_still_reports_the_finished_tests(pytester: pytes
     assert {r.test for r in rows} == {"test_interrupted.py::test_a_fast"}
     assert len(rows) >= 2 and sum(r.final for r in rows) == 1  # test_a_fast, complete
     assert (pytester.path / "rep" / "report.html").is_file()
+
+
+FLAKY = """
+import pytest
+from harness import agent, tool
+
+CALLS = []
+
+@tool
+def lookup(x):
+    return x
+
+def answer():
+    # stands in for a live LLM: the same plan gets a wrong answer on every third run
+    CALLS.append(1)
+    with agent("a"):
+        lookup(1)
+    return "wrong" if len(CALLS) % 3 == 0 else "right"
+
+@pytest.mark.chaos(faults=["tool.latency"], checks="none", max_faults=1)
+def test_answer(chaos):
+    run = chaos.run(answer)
+    assert run.output == "right"
+"""
+
+
+def test_chaos_trials_runs_each_plan_k_times_and_catches_variance(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_flaky=FLAKY)
+    common = [
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        "--chaos",
+        "--chaos-seed=1",
+        "--chaos-examples=1",
+    ]
+    once = pytester.runpytest(*common, f"--chaos-report={pytester.path / 'once'}")
+    once.assert_outcomes(passed=1)  # baseline + one plan: two runs, both right
+    thrice = pytester.runpytest(*common, "--chaos-trials=3", f"--chaos-report={pytester.path / 'thrice'}")
+    thrice.assert_outcomes(failed=1)  # the third run of the same plan is wrong
+    rows = sorted(read_results(pytester.path / "thrice"), key=lambda r: r.index)
+    planned = [r for r in rows if r.fault_plan]
+    runs_of_plan = [list(g) for _, g in itertools.groupby(planned, key=lambda r: r.fault_plan)]
+    first = runs_of_plan[0]
+    assert [r.ok for r in first] == [True, False]  # the first plan ran again, and its second run failed
+    assert all(len({r.ok for r in g}) == 2 for g in runs_of_plan)  # every plan: a right run and a wrong one
+    bad = pytester.runpytest("--chaos", "--chaos-trials=0")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*--chaos-trials=0 must be at least 1 (runs of each fault plan).*"])
