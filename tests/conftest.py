@@ -22,6 +22,10 @@ from _support.guards import API_KEY, SocketGuard  # noqa: F401 - API_KEY: shared
 for _name in (
     "hypothesis",
     "openai",
+    # httpx2 keeps a map of httpcore2's exception classes: an inner run that unloaded and re-imported
+    # httpcore2 would leave it pointing at the old classes (a ConnectError would not be recognised).
+    "httpcore2",
+    "httpx2",
     "pandas",
     "matplotlib.pyplot",
     "harness._pytest._plugin",

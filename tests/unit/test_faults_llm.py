@@ -142,7 +142,7 @@ def test_rate_limit_is_retried_by_the_sdk_honouring_retry_after_in_virtual_time(
     assert [c.status_code for c in calls] == [429, 200]
     assert [c.source for c in calls] == ["injected", "live"]
     assert calls[1].t - calls[0].t == pytest.approx(20.0, abs=0.5)  # the SDK slept retry-after, virtually
-    assert wall < 5
+    assert wall < 20  # the real 20 s retry-after wait would exceed it; not a speed target
 
 
 def test_sync_client_sees_the_same_rate_limit(server: Any) -> None:
@@ -200,7 +200,7 @@ def test_timeout_fires_at_the_clients_own_timeout_in_virtual_time(server: Any) -
     assert isinstance(run.error.__cause__, httpx2.ReadTimeout)
     _, call = _faults_then_call(run)
     assert call.latency == pytest.approx(30.0)
-    assert wall < 2  # 30 virtual seconds; a generous bound only
+    assert wall < 25  # a real 30 s wait would exceed it whatever the load; not a speed target
 
 
 def test_sync_timeout_uses_the_logical_clock(server: Any) -> None:

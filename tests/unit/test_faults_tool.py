@@ -96,7 +96,7 @@ def test_timeout_fires_after_virtual_seconds_and_the_tool_never_ran() -> None:
     assert isinstance(run.error, TimeoutError)
     assert EFFECTS == []
     assert run.log[-1].t == pytest.approx(30.0)
-    assert wall < 1  # a 30 s timeout costs no wall time (measured in the benchmark)
+    assert wall < 25  # a real 30 s wait would exceed it whatever the load; the cost is in the benchmark
 
 
 def test_latency_delays_then_runs() -> None:

@@ -28,7 +28,9 @@ def test_virtual_time_costs_no_wall_time() -> None:
     wall = time.perf_counter() - started
     assert run.output == 3
     assert run.log[-1].t == 30.0
-    assert wall < 5  # generous: 30 virtual seconds must not be spent for real
+    # Not a speed target (docs/benchmarks.md has those): 30 seconds spent for real would exceed
+    # this bound whatever the machine's load, so it only fails if the wait was not virtual.
+    assert wall < 25
 
 
 def test_two_runs_are_identical_apart_from_run_id() -> None:
@@ -57,7 +59,7 @@ def test_sync_systems_get_a_logical_clock() -> None:
     started = time.perf_counter()
     run = run_system(system)
     assert run.output == 45.0
-    assert time.perf_counter() - started < 5
+    assert time.perf_counter() - started < 40  # a real 45 s sleep would exceed it; not a speed target
     assert run.log[-1].t == 45.0
 
 
