@@ -20,7 +20,7 @@ pytestmark = pytest.mark.live
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[object]:
-    from scenarios._llm_server import LocalLLMServer
+    from scenarios import LocalLLMServer
 
     with LocalLLMServer() as running:
         yield running
