@@ -28,11 +28,21 @@ def compare_with_baseline(config: pytest.Config, rows: Sequence[Any], report_dir
     if not option:
         return None
     from harness._report._compare import compare_results
-    from harness._report._store import read_results, resolve_report_dir
+    from harness._report._store import ReportError, read_results, resolve_report_dir
 
     base = Path(option)
-    base = base if base.is_absolute() else config.rootpath / base
-    comparison = compare_results(read_results(resolve_report_dir(base)), rows)
+    base = resolve_report_dir(base if base.is_absolute() else config.rootpath / base)
+    if report_dir is not None and base.resolve() == report_dir.resolve():
+        # `--chaos-baseline reports/latest`: latest points at this session now; compare with the one before.
+        kept = config.pluginmanager.get_plugin(f"brownout-report-dir-{id(config)}")
+        previous = getattr(kept, "previous", None)
+        if kept is None or previous is None:
+            raise ReportError(
+                f"--chaos-baseline {option} is this session's own report and there is no earlier one. "
+                "Pass the directory of a stored report (e.g. reports/<session id>)."
+            )
+        base = kept.pointer.parent / previous
+    comparison = compare_results(read_results(base), rows)
     if report_dir is not None:
         (report_dir / COMPARE_FILE).write_text(comparison.markdown(option, "this session"), encoding="utf-8")
     return comparison

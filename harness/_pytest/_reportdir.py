@@ -2,12 +2,12 @@
 
 When the report directory (``--chaos-report`` or the ``chaos_report_dir`` ini, default
 ``reports/latest``) is named ``latest``, it is a pointer, not a folder: the controller makes a
-fresh sibling folder named by the session id (UTC start time and process id, so the names
-sort by time) and points ``latest`` at it before any test runs — a relative symlink, so every
-writer (xdist workers too) writes through it; where symlinks are unavailable, ``latest`` is a
-file holding the folder's name and the session writes into the folder directly. A report
-directory with another name is written in place, as before. ``brownout report --list`` lists
-the kept reports.
+fresh sibling folder named by the session id (UTC start time to the microsecond and process
+id, so the names sort by time) and points ``latest`` at it before any test runs — a relative
+symlink, so every writer (xdist workers too) writes through it. Where symlinks are
+unavailable, ``latest`` is a file holding the folder's name and the session writes into the
+folder directly. A report directory with another name is written in place, as before.
+``brownout report --list`` lists the kept reports.
 """
 
 from __future__ import annotations
@@ -34,9 +34,10 @@ def _configured(config: pytest.Config) -> Path:
 
 
 def session_id(now: float | None = None) -> str:
-    """A sortable, unique name: ``20261201T010203Z-<pid>-<4 hex>``."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
-    return f"{stamp}-{os.getpid()}-{secrets.token_hex(2)}"
+    """A unique name that sorts by time: ``20261201T010203.123456Z-<pid>-<4 hex>``."""
+    now = time.time() if now is None else now
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now))
+    return f"{stamp}.{int(now % 1 * 1_000_000):06d}Z-{os.getpid()}-{secrets.token_hex(2)}"
 
 
 def previous_id(pointer: Path) -> str | None:

@@ -243,6 +243,20 @@ def test_each_session_keeps_its_report_and_latest_points_at_the_newest(
     listed = capsys.readouterr().out.splitlines()
     assert [Path(line.split()[0]).name for line in listed] == [second, first]
     assert listed[0].endswith("<- latest") and not listed[1].endswith("<- latest")
+    # --chaos-baseline reports/latest means the report before this session's
+    write_results(reports / second, read_results(reports / second)[:3])  # tell the two sessions apart
+    third = pytester.runpytest(*args, "--chaos-baseline=reports/latest")
+    third.stdout.fnmatch_lines(["against the baseline: *"])
+    newest = max(_sessions(reports))
+    table = (reports / newest / "compare.md").read_text(encoding="utf-8")
+    before, now = 3, len(read_results(reports / newest))
+    total = next(line for line in table.splitlines() if "| (all) |" in line)
+    base_cell, head_cell = total.split(" | ")[3:5]
+    assert before != now and f"/{before} = " in base_cell and f"/{now} = " in head_cell  # not itself
+    capsys.readouterr()
+    shutil.rmtree(reports / newest)
+    (reports / "latest").unlink()
+    (reports / "latest").symlink_to(second, target_is_directory=True)
     # a --chaos session that runs no chaos test leaves the kept reports as they were
     pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
     pytester.runpytest(*args, "test_plain.py").assert_outcomes(passed=1)
