@@ -155,14 +155,19 @@ class IndexedCassette(vcr.cassette.Cassette):  # type: ignore[misc]
                     # A path the fault changed: the same agent's recording at that call, else at
                     # its nearest earlier call (an SDK retry moves the position on).
                     recording = recordings[-1] if recordings else self.nearest(agent, call)
-                    while recording is None and isinstance(call, int) and call > 1:
-                        call -= 1
-                        recording = self.nearest(agent, call)
+                    position = call
+                    while recording is None and isinstance(position, int) and position > 1:
+                        position -= 1
+                        recording = self.nearest(agent, position)
+                    if recording is None:
+                        # No recording of this agent at all (renamed, or a path the fault opened):
+                        # the closest recorded request by content, marked substituted like the rest.
+                        recording = self.closest(key, agent, call)
                 action = "substitute" if recording is not None else "miss"
         return Decision(self, action, key, n, exchange, agent, call, recording)
 
     def nearest(self, agent: str | None, call: int | None) -> Recording | None:
-        """The recording of the same agent at the same call position, else the closest by diff."""
+        """The recording of the same agent at the same call position (see :meth:`closest` for the rest)."""
         if self._by_position is None:
             positions: dict[tuple[str | None, int | None], Recording] = {}
             for recording in self.interactions:

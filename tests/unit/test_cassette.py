@@ -332,6 +332,28 @@ def test_nearest_substitutes_the_same_agents_recording_and_marks_it(
     assert run.log.of(LLMCall)[0].source == "substituted"
 
 
+def test_nearest_falls_back_to_the_closest_request_by_content_when_the_agent_has_none(
+    tmp_path: Path, openai_server: FakeOpenAI
+) -> None:
+    path = tmp_path / "c.json"
+    cassette = Cassette(path, record_mode="once")
+    run_system(_one_call(openai_server.url, "write about cats"), cassette=cassette)
+    run_system(_one_call(openai_server.url, "summarise the quarterly report"), cassette=cassette)
+    cassette.close()
+    openai_server.stop()
+
+    def renamed() -> str:  # the agent was renamed since the recording: no recording of "editor"
+        client = openai.OpenAI(base_url=openai_server.url, api_key=API_KEY, max_retries=0)
+        with agent("editor"):
+            reply = client.chat.completions.create(model="m", messages=_user("summarise the annual report"))
+            return reply.choices[0].message.content or ""
+
+    run = run_system(renamed, cassette=Cassette(path, miss="nearest"))
+    assert run.error is None, run.error
+    assert run.output == "reply #1 to: summarise the quarterly report"  # the closest by content
+    assert run.log.of(LLMCall)[0].source == "substituted"
+
+
 def test_a_request_a_fault_answered_uses_up_no_recording(tmp_path: Path, openai_server: FakeOpenAI) -> None:
     """Only requests handed to the transport are numbered: the SDK's retry after an injected 429
     replays the first recording, not a second one that was never made."""
