@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from harness._errors import ConfigError, ViolationsFound
 from harness._pytest._settings import ChaosSettings
 from harness._run._runner import Run, run_system
 
-__all__ = ["Chaos", "ViolationsFound", "cassette_path_for", "reproduce_command"]
+__all__ = ["Chaos", "StaleCassetteWarning", "ViolationsFound", "cassette_path_for", "reproduce_command"]
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
@@ -98,6 +99,10 @@ def _where(error: BaseException) -> str:
     return f" (raised at {frame.filename}:{frame.lineno} in {frame.name})"
 
 
+class StaleCassetteWarning(UserWarning):
+    """A test's cassette names agents or tools its runs no longer use, while they missed it."""
+
+
 class Chaos:
     """Handed to tests as the ``chaos`` fixture.
 
@@ -134,7 +139,48 @@ class Chaos:
 
     def close(self) -> None:
         if self._cassette is not None:
+            self._warn_if_stale()
             self._cassette.close()
+
+    def _warn_if_stale(self) -> None:
+        """Warn when the cassette's agents or tools no longer occur in any run while runs missed it.
+
+        A renamed agent or tool makes every request of it a miss (or a substitution under
+        ``nearest``); saying which recorded names went unused points at the rename.
+        """
+        from harness._errors import CassetteMiss
+        from harness._log._events import AgentStart, LLMCall, ToolCall
+
+        missed = any(
+            isinstance(run.error, CassetteMiss) or any(c.source == "substituted" for c in run.log.of(LLMCall))
+            for run in self.runs
+        )
+        if not missed or not self.runs:
+            return
+        seen_agents = {e.name for run in self.runs for e in run.log.of(AgentStart)}
+        seen_agents |= {c.agent for run in self.runs for c in run.log.of(LLMCall) if c.agent}
+        seen_tools = {c.name for run in self.runs for c in run.log.of(ToolCall)}
+        cassette = self._cassette
+        agents = sorted({str(i.get("agent")) for i in cassette.interactions if i.get("agent")} - seen_agents)
+        tools = sorted({str(t.get("name")) for t in cassette.tools if t.get("name")} - seen_tools)
+        if not agents and not tools:
+            return
+        names = "; ".join(
+            part
+            for part in (
+                f"agents {', '.join(agents)}" if agents else "",
+                f"tools {', '.join(tools)}" if tools else "",
+            )
+            if part
+        )
+        warnings.warn(
+            StaleCassetteWarning(
+                f"{self.cassette_path}: the cassette holds recordings of {names}, which no run of "
+                f"{self.nodeid} used, while requests missed it: renamed since recording? Re-record: "
+                f"{reproduce_command(self.nodeid, extra=('--chaos-record-mode=all',))}"
+            ),
+            stacklevel=2,
+        )
 
     # -- running -------------------------------------------------------------------------
     def hooks(self) -> Any:

@@ -98,3 +98,36 @@ def test_two_xdist_workers_record_two_valid_cassettes(
         (interaction,) = stored["interactions"]
         assert interaction["request"]["body"]["messages"][0]["content"] == question
     assert not [p for p in Path(pytester.path / "cassettes").rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_a_cassette_whose_agent_was_renamed_gets_a_stale_warning(
+    pytester: pytest.Pytester, openai_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_OPENAI_URL", openai_server.url)
+    pytester.makepyfile(test_sdk=_test_file("answer", "what is brownout"))
+    pytester.runpytest("--chaos-record-mode=once").assert_outcomes(passed=1)
+    openai_server.stop()
+    # The agent was renamed and its prompt reworded since the recording: every request misses.
+    renamed = (
+        _test_file("answer", "what is a brownout")
+        .replace('agent("answerer")', 'agent("responder")')
+        .replace('assert run.output == "reply #1 to: what is a brownout"', "assert run.output")
+    )
+    pytester.makepyfile(test_sdk=renamed)
+    result = pytester.runpytest("--chaos-miss=nearest", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)  # substituted from the closest recording, marked as such
+    out = result.stdout.str()
+    assert "StaleCassetteWarning" in out and "holds recordings of agents answerer" in out
+    assert "--chaos-record-mode=all" in out
+
+
+def test_a_cassette_that_matches_gets_no_stale_warning(
+    pytester: pytest.Pytester, openai_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_OPENAI_URL", openai_server.url)
+    pytester.makepyfile(test_sdk=_test_file("answer", "what is brownout"))
+    pytester.runpytest("--chaos-record-mode=once").assert_outcomes(passed=1)
+    openai_server.stop()
+    result = pytester.runpytest("--chaos-miss=nearest", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    assert "StaleCassetteWarning" not in result.stdout.str()
