@@ -39,6 +39,7 @@ _RC: Any = {
     "axes.spines.top": False,
     "axes.spines.right": False,
     "path.simplify": True,
+    "hatch.linewidth": 0.8,  # the hatching of thin cells: fixed, whatever the session's rcParams
 }
 
 _STATUS_COLOR = {
@@ -57,12 +58,12 @@ _VIOLATION = "#fcbba1"
 
 
 @contextmanager
-def _figure(width: float, height: float) -> Iterator[Any]:
+def _figure(width: float, height: float, *, layout: Any = "constrained") -> Iterator[Any]:
     import matplotlib
     from matplotlib.figure import Figure
 
     with matplotlib.rc_context(_RC):
-        yield Figure(figsize=(width, height), dpi=100, layout="constrained")
+        yield Figure(figsize=(width, height), dpi=100, layout=layout)
 
 
 def _svg(fig: Any) -> str:
@@ -141,12 +142,24 @@ def heatmaps_svg(tests: Sequence[tuple[str, Heatmap]], limit: int = 24) -> str:
     )
     cols = max((len(hm.checkers) for _, hm in shown), default=1)
     per_row = 2 if cols <= 4 and len(shown) > 1 else 1  # narrow panels side by side
-    panel_heights = [1.1 + 0.36 * max(1, len(hm.kinds)) for _, hm in shown] or [1.0]
+    panel_heights = [0.36 * max(1, len(hm.kinds)) + 0.2 for _, hm in shown] or [1.0]
     heights = [max(panel_heights[i : i + per_row]) for i in range(0, len(panel_heights), per_row)]
     width = 13.0 if per_row == 2 else min(13.0, max(6.5, 3.2 + 0.95 * cols))
+    # A fixed layout in inches (constrained layout can move the axes by rounding noise between
+    # two renders, which changes the SVG's clip ids): margins, a gap for ticks and titles.
+    top, bottom, gap = 1.0, 0.7, 1.0
+    height = top + bottom + sum(heights) + gap * (len(heights) - 1)
     import numpy as np
 
-    with _figure(width, 0.7 + sum(heights)) as fig:
+    with _figure(width, height, layout=None) as fig:
+        fig.subplots_adjust(
+            left=1.7 / width,
+            right=1 - 1.0 / width,
+            top=1 - top / height,
+            bottom=bottom / height,
+            hspace=gap / (sum(heights) / len(heights)),
+            wspace=0.45,
+        )
         grid = fig.subplots(len(heights), per_row, squeeze=False, gridspec_kw={"height_ratios": heights})
         axes = [ax for row in grid for ax in row]
         image = None
@@ -184,7 +197,8 @@ def heatmaps_svg(tests: Sequence[tuple[str, Heatmap]], limit: int = 24) -> str:
             title += f" (first {len(shown)} tests; {left_out} more in the results table)"
         fig.suptitle(title, fontsize=10)
         if image is not None:
-            bar = fig.colorbar(image, ax=axes, fraction=0.03, pad=0.01, format="{x:.0%}")
+            cax = fig.add_axes((1 - 0.8 / width, bottom / height, 0.15 / width, 1 - (top + bottom) / height))
+            bar = fig.colorbar(image, cax=cax, format="{x:.0%}")
             bar.set_label(
                 f"pass rate (scale fitted: {low:.0%}-{high:.0%}); hatched: n < {FEW_RUNS}", fontsize=7
             )
