@@ -24,7 +24,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 
 import benchdoc
-from report_logs import LogBuilder, checkout_log
+from _support.report_logs import LogBuilder, checkout_log
 
 from harness import RunLog
 from harness._report import row_from_log, write_report

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from judge_endpoint import ScriptedEndpoint, reply
+from _support.judge_endpoint import ScriptedEndpoint, reply
 
 from judges import (
     CalibrationError,

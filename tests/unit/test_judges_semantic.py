@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from judge_endpoint import ScriptedEndpoint, reply
+from _support.judge_endpoint import ScriptedEndpoint, reply
 
 from harness import agent, constraint, handoff, run_checks, run_system
 from harness.events import Postcondition

@@ -6,7 +6,7 @@ import json
 from math import comb
 
 import pytest
-from report_logs import LogBuilder, checkout_log
+from _support.report_logs import LogBuilder, checkout_log
 
 from harness._errors import ReportError
 from harness._report import (

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from report_logs import checkout_log
+from _support.report_logs import checkout_log
 
 from harness import RunLog
 from harness._report import ReportError, ResultRow, read_results, render_report, row_from_log, write_report

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from checker_logs import LogBuilder
+from _support.checker_logs import LogBuilder
 
 import harness
 from harness import ConfigError

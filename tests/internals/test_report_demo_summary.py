@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from report_logs import checkout_log
+from _support.report_logs import checkout_log
 
 from harness._cli import _demo
 from harness._report import row_from_log

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from judge_endpoint import ScriptedEndpoint, reply
+from _support.judge_endpoint import ScriptedEndpoint, reply
 
 from harness import RunLog, run_system
 from harness.events import LLMCall

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checker_logs import LogBuilder
+from _support.checker_logs import LogBuilder
 
 from harness._checkers._side_effects import duplicate_side_effects, reports_failure, saga_compensation
 from harness.events import DeadLetter, Escalation

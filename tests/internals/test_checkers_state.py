@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checker_logs import LogBuilder
+from _support.checker_logs import LogBuilder
 
 from harness._checkers._liveness import liveness
 from harness._checkers._state import lost_update, stale_fencing_token

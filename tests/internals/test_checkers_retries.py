@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from checker_logs import LogBuilder
+from _support.checker_logs import LogBuilder
 
 from harness import ConfigError
 from harness._checkers._amplification import retry_amplification

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _support.report_logs import LogBuilder, checkout_log
 from google.protobuf.json_format import ParseDict
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.trace import SpanKind, StatusCode
-from report_logs import LogBuilder, checkout_log
 
 from harness._report._otel import OTelExportError, export_runs, load_otlp_json, otlp_json, spans_for
 from harness.cli import main as cli_main

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checker_logs import LogBuilder
+from _support.checker_logs import LogBuilder
 
 from harness._checkers._common import surfaces_failure
 from harness._checkers._completion import phantom_completion
