@@ -152,7 +152,7 @@ def per_call_brownout(path: Path, size: int) -> tuple[float, float]:
     each batch at least ``CALLS`` calls (a 10-interaction cassette is replayed run after
     run, as Hypothesis replays a test's cassette example after example).
     """
-    from harness._capture import _llm
+    from harness._capture import _llm_request as _llm
 
     picks = _picks(size, CALLS)
     runs = max(1, CALLS // len(picks))
@@ -317,7 +317,7 @@ def render(result: dict[str, Any]) -> str:
         f"Replay per call at 10,000 interactions is {flat:.2f}x its time at 10 (flat = 1.0); "
         f"replay / (a) ranges {min(ratios):.2f}x-{max(ratios):.2f}x.",
         "",
-        "Where a replayed call's time goes: the capture layer (`harness/_llm.py`) parses the request "
+        "Where a replayed call's time goes: the capture layer (`harness/_capture/_llm_request.py`) parses the request "
         "body and takes its digest once (memoised: a test asks the same requests run after run); the "
         "transport patch installed with vcrpy's stubs answers a request the capture layer described from "
         "the recording's cached status, headers and body bytes, without vcrpy rebuilding a "

@@ -398,7 +398,7 @@ def test_replay_takes_the_capture_layers_digest_and_builds_no_vcr_request(
     """The per-call work of a replay: no vcrpy Request, the request body parsed at most once."""
     import vcr.request
 
-    from harness._capture import _llm
+    from harness._capture import _llm_request as _llm
 
     path = tmp_path / "c.json"
     cassette = Cassette(path, record_mode="once")
