@@ -317,8 +317,9 @@ def render(result: dict[str, Any]) -> str:
         f"Replay per call at 10,000 interactions is {flat:.2f}x its time at 10 (flat = 1.0); "
         f"replay / (a) ranges {min(ratios):.2f}x-{max(ratios):.2f}x.",
         "",
-        "Where a replayed call's time goes: the capture layer (`harness/_capture/_llm_request.py`) parses the request "
-        "body and takes its digest once (memoised: a test asks the same requests run after run); the "
+        "Where a replayed call's time goes: the capture layer (`harness/_capture/_llm_request.py`) "
+        "parses the request body and takes its digest once (memoised: a test asks the same requests "
+        "run after run); the "
         "transport patch installed with vcrpy's stubs answers a request the capture layer described from "
         "the recording's cached status, headers and body bytes, without vcrpy rebuilding a "
         "`vcr.request.Request`; the rest is the `llm_call` event (a validated pydantic model). Recording "
