@@ -134,7 +134,7 @@ def explore(test_fn: Callable[..., Any], pyfuncitem: Any, fixture: Any) -> Calla
                 _remember(exc, plan, fixture)
                 raise
             except BaseException as exc:
-                failure = _wrapped(exc)
+                failure = _wrapped(exc, _roots(fixture))
                 if failure is exc:
                     _remember(exc, plan, fixture)
                     raise
@@ -193,14 +193,29 @@ def _injected_at(exc: BaseException) -> str | None:
     return None
 
 
-def _wrapped(exc: BaseException) -> BaseException:
+def _wrapped(exc: BaseException, roots: frozenset[str] = frozenset()) -> BaseException:
     """The failure to report for ``exc``: an injected fault that escaped the system is one
-    :class:`UnhandledFault` per site, a crash-type exception a :class:`SystemCrashed`."""
+    :class:`UnhandledFault` per site, a crash-type exception a :class:`SystemCrashed`.
+
+    ``roots`` are the run's root agents: a root killed or hung (``worker_root=True``) is the
+    whole system down, and says so, rather than a failure to handle a worker's crash.
+    """
     site = _injected_at(exc)
-    if site is not None:
+    if (
+        site is not None
+        and site.startswith("worker ")
+        and site.split("'")[1:2]
+        and site.split("'")[1] in roots
+    ):
+        failure: BaseException = UnhandledFault.at(
+            site,
+            f"the whole system was down: the fault at {site} struck the run's root agent "
+            f"(worker_root=True), which no code of the system can handle: {type(exc).__name__}: {exc}",
+        )
+    elif site is not None:
         # One failure per site, whatever error type was drawn there (ConnectionError,
         # TimeoutError, a lost reply...).
-        failure: BaseException = UnhandledFault.at(
+        failure = UnhandledFault.at(
             site, f"the system did not handle the fault injected at {site}: {type(exc).__name__}: {exc}"
         )
     elif isinstance(exc, Exception):
@@ -211,6 +226,15 @@ def _wrapped(exc: BaseException) -> BaseException:
         )
     failure.__cause__ = exc
     return failure
+
+
+def _roots(fixture: Any) -> frozenset[str]:
+    """Names of the root agents (outermost agent() scopes) of the runs this example made."""
+    from harness.events import AgentStart
+
+    return frozenset(
+        e.name for run in fixture.runs for e in run.log.of(AgentStart) if e.parent_step_id is None
+    )
 
 
 def _project_functions(rootdir: Any) -> dict[tuple[str, str], int]:

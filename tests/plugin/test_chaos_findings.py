@@ -102,3 +102,39 @@ def test_one_exploration_reports_every_distinct_failure_each_shrunk(pytester: py
     assert len(plans) >= 2, commands  # one command per failure, each with its own plan
     for number in (1, 2):
         assert f"failure {number} of 2" in out
+
+
+ROOT_ONLY = """
+import pytest
+
+from harness import agent, tool
+
+
+@tool("lookup")
+async def lookup(q):
+    return q
+
+
+async def solo():
+    async with agent("solo"):
+        return await lookup("x")
+
+
+@pytest.mark.chaos(faults=["worker.kill"], worker_root=True)
+def test_solo(chaos):
+    chaos.run(solo)
+"""
+
+
+def test_a_root_killed_on_request_is_reported_as_the_whole_system_down(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_root=ROOT_ONLY)
+    result = pytester.runpytest("--chaos", "--chaos-seed=1", "-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    assert (
+        "the whole system was down: the fault at worker 'solo' struck the run's root agent"
+        in result.stdout.str()
+    )
+    # Without worker_root the same test draws no worker fault at all (solo is the root).
+    pytester.makepyfile(test_root=ROOT_ONLY.replace(", worker_root=True", ""))
+    result = pytester.runpytest("--chaos", "--chaos-seed=1", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, warnings=1)  # ChaosWarning: nothing to explore
