@@ -9,19 +9,17 @@ HTTP server with no fault injection and check the SDK reacts identically.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx2
 import openai
 import pytest
+from _support.fake_openai import FakeOpenAI
 
 from faults import (
     ContextLengthExceeded,
@@ -41,19 +39,9 @@ from harness import agent, run_system
 from harness._log._events import FaultInjected, LLMCall
 
 
-def _load_fake() -> Any:
-    path = Path(__file__).parents[1] / "_support" / "fake_openai.py"
-    spec = importlib.util.spec_from_file_location("brownout_test_fake_openai", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[Any]:
-    fake = _load_fake().FakeOpenAI().start()
+    fake = FakeOpenAI().start()
     try:
         yield fake
     finally:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
+from _support.fake_openai import FakeOpenAI
 
 from faults import (
     EFFECTS,
@@ -98,19 +96,9 @@ def test_wrong_answers_are_drawn_only_when_named() -> None:
 
 
 # -- LLM: a JSON answer with one field altered ------------------------------------------------
-def _load_fake() -> Any:
-    path = Path(__file__).parents[1] / "_support" / "fake_openai.py"
-    spec = importlib.util.spec_from_file_location("brownout_test_fake_openai_wrong", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[Any]:
-    fake = _load_fake().FakeOpenAI().start()
+    fake = FakeOpenAI().start()
     try:
         yield fake
     finally:
