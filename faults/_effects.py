@@ -14,7 +14,6 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import httpx2
 from pydantic import BaseModel, Field
 
 from faults._errors import AckLost
@@ -23,6 +22,7 @@ from faults._llm_replies import (
     cut_sse,
     disconnected,
     empty_reply,
+    http_library,
     malformed_reply,
     rate_limit_reply,
     read_timeout,
@@ -60,6 +60,8 @@ from harness.hooks import (
 )
 
 if TYPE_CHECKING:
+    import httpx2
+
     from faults._models import Fault
 
 __all__ = [
@@ -172,8 +174,9 @@ class Latency(_Toxic):
 class Timeout(_Toxic):
     """Nothing comes back; after ``after`` seconds the caller's timeout fires.
 
-    LLM: ``httpx2.ReadTimeout`` after ``after`` seconds (default: the client's own read
-    timeout), which the openai SDK turns into ``APITimeoutError`` after its retries. Tool:
+    LLM: ``ReadTimeout`` (of the request's client library, ``httpx2`` or ``httpx``) after
+    ``after`` seconds (default: the client's own read timeout), which the openai SDK turns
+    into ``APITimeoutError`` after its retries. Tool:
     ``TimeoutError`` after ``after`` seconds (default 30); the tool did not run. Network:
     Toxiproxy's ``timeout`` toxic (data stops; the connection closes after ``after`` s, or
     never when ``after`` is not given).
@@ -204,7 +207,8 @@ def _read_timeout(site: LLMSite, after: float | None) -> Decision:
     wait = after or read_timeout(request)
     if wait is None:  # the client waits forever
         return Block(_label(site))
-    error = functools.partial(httpx2.ReadTimeout, "The read operation timed out", request=request)
+    read_timeout_error = http_library(request).ReadTimeout
+    error = functools.partial(read_timeout_error, "The read operation timed out", request=request)
     return Fail(error, after=wait)
 
 
@@ -281,7 +285,7 @@ class MalformedResponse(_Reply):
 class TruncatedResponse(EffectBase):
     """The connection drops mid-reply: a stream is cut after ``after_chunks`` SSE events.
 
-    Streaming: the first ``after_chunks`` events arrive, then ``httpx2.RemoteProtocolError``.
+    Streaming: the first ``after_chunks`` events arrive, then ``RemoteProtocolError``.
     Non-streaming: the body is cut, which the SDK reports as ``APIConnectionError`` after retries.
     """
 
@@ -329,7 +333,7 @@ class ContextLengthExceeded(_Reply):
 
 @register_effect
 class Disconnect(_Reply):
-    """The server closes the connection before replying (``httpx2.RemoteProtocolError``)."""
+    """The server closes the connection before replying (``RemoteProtocolError``)."""
 
     kind: Literal["disconnect"] = "disconnect"
     models = "a load balancer or server dropping the connection"
@@ -614,7 +618,8 @@ def _json_reply(transform: Callable[[Any], Any]) -> Callable[[httpx2.Response, b
                     holder[key] = json.dumps(changed)
                     content = json.dumps(reply).encode()
                     break
-        return httpx2.Response(real.status_code, headers=headers, content=content, request=real.request)
+        response = http_library(real).Response
+        return response(real.status_code, headers=headers, content=content, request=real.request)  # type: ignore[no-any-return]
 
     return rewrite
 

@@ -1,18 +1,23 @@
 """Synthetic LLM server failures, byte-for-byte what an OpenAI-compatible server sends.
 
-The replies are ``httpx2.Response`` objects (status, headers and the provider's JSON error
-body) and the transport errors are the ``httpx2`` exceptions a real connection raises, so
-the openai SDK parses, retries and raises exactly as it would against a failing server.
+The replies are ``Response`` objects (status, headers and the provider's JSON error body)
+and the transport errors are the exceptions a real connection raises, each of the client
+library the request came from — ``httpx2`` for the openai SDK 3.x, ``httpx`` for 2.x — so
+the SDK parses, retries and raises exactly as it would against a failing server.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 import sys
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-import httpx2
+if TYPE_CHECKING:
+    import httpx2
 
 __all__ = [
     "TruncatedStream",
@@ -20,6 +25,7 @@ __all__ = [
     "cut_sse",
     "disconnected",
     "empty_reply",
+    "http_library",
     "malformed_reply",
     "rate_limit_reply",
     "read_timeout",
@@ -28,6 +34,30 @@ __all__ = [
     "truncated_body_error",
     "truncated_reply",
 ]
+
+_LIBRARIES = ("httpx2", "httpx")  # the client libraries the capture layer patches, newest first
+
+
+def http_library(obj: Any = None) -> ModuleType:
+    """The client library (``httpx2`` or ``httpx``) of ``obj`` (a request or response); for ``None``
+    or a foreign object, the first one installed."""
+    if obj is not None:
+        for cls in type(obj).__mro__:
+            top = cls.__module__.partition(".")[0]
+            if top in _LIBRARIES:
+                return sys.modules[top]
+    return _installed_library()
+
+
+@functools.cache
+def _installed_library() -> ModuleType:
+    for name in _LIBRARIES:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise ImportError("neither httpx2 nor httpx is installed: the openai SDK brings one (pip install openai)")
+
 
 _ERROR_BODIES: dict[int, dict[str, Any]] = {
     500: {
@@ -64,17 +94,24 @@ def request_for(site: Any) -> httpx2.Request:
     from the site's path, so that a synthetic response always has one.
     """
     request = getattr(site, "request", None)
-    if isinstance(request, httpx2.Request):
-        return request
+    if _is_request(request):
+        return request  # type: ignore[return-value]
     frame = sys._getframe(1)
     for _ in range(6):
         if frame is None:
             break
         candidate = frame.f_locals.get("request")
-        if isinstance(candidate, httpx2.Request):
-            return candidate
+        if _is_request(candidate):
+            return candidate  # type: ignore[return-value]
         frame = frame.f_back  # type: ignore[assignment]
-    return httpx2.Request("POST", f"http://127.0.0.1{getattr(site, 'path', '/v1/chat/completions')}")
+    library = http_library()
+    return library.Request(  # type: ignore[no-any-return]
+        "POST", f"http://127.0.0.1{getattr(site, 'path', '/v1/chat/completions')}"
+    )
+
+
+def _is_request(obj: Any) -> bool:
+    return obj is not None and isinstance(obj, http_library(obj).Request)
 
 
 def read_timeout(request: httpx2.Request) -> float | None:
@@ -89,7 +126,7 @@ def read_timeout(request: httpx2.Request) -> float | None:
 def _body(request: httpx2.Request) -> dict[str, Any]:
     try:
         data = json.loads(request.content or b"{}")
-    except (ValueError, httpx2.RequestNotRead):
+    except (ValueError, http_library(request).RequestNotRead):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -101,7 +138,9 @@ def _headers(call: int, content_type: str = "application/json", **extra: str) ->
 
 
 def _json(status: int, body: Any, request: httpx2.Request, headers: dict[str, str]) -> httpx2.Response:
-    return httpx2.Response(status, headers=headers, content=json.dumps(body).encode(), request=request)
+    return http_library(request).Response(  # type: ignore[no-any-return]
+        status, headers=headers, content=json.dumps(body).encode(), request=request
+    )
 
 
 def _model(request: httpx2.Request) -> str:
@@ -135,7 +174,7 @@ def rate_limit_reply(request: httpx2.Request, call: int, retry_after: float | No
 def server_error_reply(request: httpx2.Request, call: int, status: int) -> httpx2.Response:
     """HTTP 500/503/504 with the provider's error body; 502 as a gateway's HTML page."""
     if status == 502:
-        return httpx2.Response(
+        return http_library(request).Response(  # type: ignore[no-any-return]
             502, headers=_headers(call, "text/html"), content=_BAD_GATEWAY.encode(), request=request
         )
     return _json(status, {"error": _ERROR_BODIES[status]}, request, _headers(call))
@@ -167,7 +206,8 @@ def empty_reply(request: httpx2.Request, call: int) -> httpx2.Response:
 
 def disconnected(request: httpx2.Request) -> httpx2.RemoteProtocolError:
     """The error a connection closed before any reply raises."""
-    return httpx2.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+    error = http_library(request).RemoteProtocolError
+    return error("Server disconnected without sending a response.", request=request)  # type: ignore[no-any-return]
 
 
 def _chat_id(call: int) -> str:
@@ -180,14 +220,16 @@ def _malformed(request: httpx2.Request, model: str, stream: bool, call: int) -> 
             f'data: {{"id":"{_chat_id(call)}","object":"chat.completion.chunk","created":0,"model":"{model}",'
             '"choices":[{"index":0,"delta":{"content":"The ans\n\ndata: [DONE]\n\n'
         )
-        return httpx2.Response(
+        return http_library(request).Response(  # type: ignore[no-any-return]
             200, headers=_headers(call, "text/event-stream"), content=text.encode(), request=request
         )
     text = (
         f'{{"id":"{_chat_id(call)}","object":"chat.completion","created":0,"model":"{model}",'
         '"choices":[{"index":0,"message":{"role":"assistant","content":"The ans'
     )
-    return httpx2.Response(200, headers=_headers(call), content=text.encode(), request=request)
+    return http_library(request).Response(  # type: ignore[no-any-return]
+        200, headers=_headers(call), content=text.encode(), request=request
+    )
 
 
 def _empty(request: httpx2.Request, model: str, stream: bool, call: int) -> httpx2.Response:
@@ -206,7 +248,7 @@ def _empty(request: httpx2.Request, model: str, stream: bool, call: int) -> http
         if stream:
             event = {"type": "response.completed", "sequence_number": 0, "response": resp}
             text = f"event: response.completed\ndata: {json.dumps(event)}\n\n"
-            return httpx2.Response(
+            return http_library(request).Response(  # type: ignore[no-any-return]
                 200, headers=_headers(call, "text/event-stream"), content=text.encode(), request=request
             )
         return _json(200, resp, request, _headers(call))
@@ -229,7 +271,7 @@ def _empty(request: httpx2.Request, model: str, stream: bool, call: int) -> http
         }
         last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
         text = f"data: {json.dumps(first)}\n\ndata: {json.dumps(last)}\n\ndata: [DONE]\n\n"
-        return httpx2.Response(
+        return http_library(request).Response(  # type: ignore[no-any-return]
             200, headers=_headers(call, "text/event-stream"), content=text.encode(), request=request
         )
     reply = {
@@ -252,7 +294,7 @@ def cut_sse(content: bytes, after_chunks: int) -> bytes:
 
 
 def truncated_body_error(request: httpx2.Request) -> httpx2.RemoteProtocolError:
-    return httpx2.RemoteProtocolError(
+    return http_library(request).RemoteProtocolError(  # type: ignore[no-any-return]
         "peer closed connection without sending complete message body: incomplete chunked read",
         request=request,
     )
@@ -263,12 +305,21 @@ def truncated_reply(real: httpx2.Response, head: bytes, request: httpx2.Request)
     headers = {
         k: v for k, v in real.headers.items() if k.lower() not in ("content-length", "content-encoding")
     }
-    return httpx2.Response(
-        real.status_code, headers=headers, stream=TruncatedStream(head, request), request=request
+    library = http_library(request)
+    stream = _truncated_stream_class(library)(head, request)
+    return library.Response(  # type: ignore[no-any-return]
+        real.status_code, headers=headers, stream=stream, request=request
     )
 
 
-class TruncatedStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):
+@functools.cache
+def _truncated_stream_class(library: ModuleType) -> type[TruncatedStream]:
+    """:class:`TruncatedStream` as a byte stream of ``library``: a response reads only its own library's."""
+    bases = (TruncatedStream, library.SyncByteStream, library.AsyncByteStream)
+    return type("TruncatedStream", bases, {"__module__": __name__})
+
+
+class TruncatedStream:
     """Yields the bytes that arrived, then fails like a connection cut mid-body (sync or async)."""
 
     def __init__(self, head: bytes, request: httpx2.Request) -> None:

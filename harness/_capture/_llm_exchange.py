@@ -9,8 +9,6 @@ import zlib
 from collections import defaultdict
 from typing import Any
 
-import httpx2
-
 from harness._capture._context import _FRAME, LLMSite, RunContext
 from harness._capture._llm_reply import decoded, reply_fields
 from harness._capture._llm_request import RequestKey
@@ -85,7 +83,7 @@ class Exchange:
         self.substituted_for: str | None = None
         self.started = ctx.now()
         self.proceeded = False
-        self.response: httpx2.Response | None = None
+        self.response: Any = None  # an httpx2.Response or httpx.Response
         self.done = False
 
     def sending(self) -> None:
@@ -96,7 +94,7 @@ class Exchange:
             counts.sent[self.key.digest] += 1
             self.cassette_occurrence = counts.sent[self.key.digest]
 
-    def site(self, request: httpx2.Request | None = None) -> LLMSite:
+    def site(self, request: Any = None) -> LLMSite:
         return LLMSite(
             self.agent, self.call, self.key.path, self.key.model, self.key.digest, self.key.stream, request
         )
@@ -194,7 +192,7 @@ def tool_names(body: dict[str, Any]) -> list[str]:
 
 
 def emit_response(
-    ex: Exchange, response: httpx2.Response, raw: bytes | None = None, error: BaseException | None = None
+    ex: Exchange, response: Any, raw: bytes | None = None, error: BaseException | None = None
 ) -> None:
     content_type = response.headers.get("content-type", "")
     if raw is None:

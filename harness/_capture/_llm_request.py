@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-import httpx2
 import orjson
 
 from harness._log._digest import digest
@@ -25,7 +24,8 @@ def is_llm_path(path: str) -> bool:
     return path.rstrip("/").endswith(LLM_PATH_SUFFIXES)
 
 
-def is_llm_request(request: httpx2.Request) -> bool:
+def is_llm_request(request: Any) -> bool:
+    """Whether an ``httpx2`` / ``httpx`` request goes to an LLM endpoint."""
     if is_llm_path(request.url.path):
         return True
     return "x-stainless-lang" in request.headers
@@ -121,12 +121,11 @@ _keys_bytes = 0
 _KEYS_LOCK = threading.Lock()
 
 
-def key_of(request: httpx2.Request) -> RequestKey:
+def key_of(request: Any) -> RequestKey:
+    """The :class:`RequestKey` of an ``httpx2`` / ``httpx`` request (a streamed body not yet read: none)."""
     global _keys_bytes
-    try:
-        content: bytes | None = request.content
-    except httpx2.RequestNotRead:
-        content = None
+    # ``request.content`` raises the library's RequestNotRead until a streamed body is read.
+    content: bytes | None = getattr(request, "_content", None)
     url = request.url
     cache_key = (request.method, url.path, url.query, content)
     key = _KEYS.get(cache_key)

@@ -12,6 +12,7 @@ from harness._capture._llm import (
     current_exchange,
     is_llm_path,
 )
+from harness._capture._llm_http import client_libraries
 from harness._cassette._index import IndexedCassette
 
 
@@ -64,20 +65,18 @@ _ROUTER_SAVED: list[tuple[Any, str, Any]] = []
 
 
 def transport_patches() -> Iterator[tuple[Any, str, Any]]:
-    """(class, attribute, replacement) for the httpx/httpx2 transports vcrpy knows.
+    """(class, attribute, replacement) for the transports of each installed client library.
+
+    ``httpx2`` (the openai SDK 3.x) and ``httpx`` (2.x) alike: vcrpy's stubs take the library
+    as an argument, and a replayed reply is built with the request's own library, so a
+    cassette recorded over one replays over the other.
 
     A request that belongs to no cassette goes straight to the original transport (vcrpy's
     stub would buffer the whole response, which a non-LLM stream must not suffer).
     """
     from vcr.stubs.httpx_stubs import vcr_handle_async_request, vcr_handle_request
 
-    modules: list[Any] = []
-    for name in ("httpx2", "httpx"):
-        try:
-            modules.append(__import__(name))
-        except ImportError:
-            continue
-    for module in modules:
+    for module in client_libraries():
         for cls_name in ("HTTPTransport", "WSGITransport", "MockTransport"):
             cls = getattr(module, cls_name, None)
             if cls is None or not hasattr(cls, "handle_request"):
