@@ -10,6 +10,7 @@ whether a handoff still carries a constraint) plug in through
 from harness._checkers._registry import Checker, CheckerSpec, Violation, checker, get_checkers, run_checks
 from harness._checkers._semantic import (
     ConstraintJudge,
+    HandoffRubricJudge,
     register_semantic_check,
     semantic_checks,
     unregister_semantic_check,
@@ -19,6 +20,7 @@ __all__ = [
     "Checker",
     "CheckerSpec",
     "ConstraintJudge",
+    "HandoffRubricJudge",
     "Violation",
     "checker",
     "get_checkers",

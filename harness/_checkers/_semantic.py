@@ -14,6 +14,14 @@ Extension points, by checker:
   the constraint is preserved (a paraphrase counts); ``False``: it was dropped or
   contradicted (even if its literal value appears); ``None``: no opinion (the
   deterministic rule decides).
+- ``goal_drift.rubric``: ``fn(handoff, constraints, log) -> (held, note) | None`` where
+  ``handoff`` is a :class:`~harness._log._events.Handoff` event, ``constraints`` the
+  task's constraints in force at it as ``(name, value)`` pairs and ``log`` the run's
+  log. It answers a semantic assertion made at the handoff (``handoff(...,
+  rubric=...)``, or one configured per handoff): ``None`` when it has nothing to judge
+  there; otherwise ``held`` is ``True`` (the assertion holds), ``False`` (drift) or
+  ``None`` (the judge could not decide: unscored or indeterminate), and ``note`` the
+  verdict as text (score, rationale). The ``judges`` package registers one.
 """
 
 from __future__ import annotations
@@ -24,7 +32,13 @@ from typing import Any, Protocol
 from harness._errors import ConfigError
 from harness._log._events import Constraint
 
-__all__ = ["ConstraintJudge", "register_semantic_check", "semantic_checks", "unregister_semantic_check"]
+__all__ = [
+    "ConstraintJudge",
+    "HandoffRubricJudge",
+    "register_semantic_check",
+    "semantic_checks",
+    "unregister_semantic_check",
+]
 
 
 class ConstraintJudge(Protocol):
@@ -33,9 +47,20 @@ class ConstraintJudge(Protocol):
     def __call__(self, constraint: Constraint, carrier: Any, where: str, /) -> bool | None: ...
 
 
+class HandoffRubricJudge(Protocol):
+    """Answers a semantic assertion at a handoff (see the module docstring, ``goal_drift.rubric``)."""
+
+    def __call__(
+        self, handoff: Any, constraints: list[tuple[str, Any]], log: Any, /
+    ) -> tuple[bool | None, str] | None: ...
+
+
 # checker name -> what a semantic check for it must be
 SEMANTIC_HOOKS: dict[str, str] = {
     "goal_drift": "fn(constraint, carrier, where) -> True (preserved) | False (dropped) | None (no opinion)",
+    "goal_drift.rubric": (
+        "fn(handoff, constraints, log) -> None (nothing to judge) | (held: True | False | None, note)"
+    ),
 }
 
 _SEMANTIC: dict[str, list[Callable[..., Any]]] = {name: [] for name in SEMANTIC_HOOKS}
@@ -45,7 +70,8 @@ def register_semantic_check(checker: str, fn: Callable[..., Any]) -> Callable[..
     """Plug a judge-backed check into a built-in checker.
 
     Args:
-        checker: The checker it extends; one of :data:`SEMANTIC_HOOKS` (``"goal_drift"``).
+        checker: The checker it extends; one of :data:`SEMANTIC_HOOKS` (``"goal_drift"``,
+            ``"goal_drift.rubric"``).
         fn: The check, with the signature that checker expects (see the module docstring).
 
     Returns:

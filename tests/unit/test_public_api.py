@@ -58,8 +58,8 @@ PINNED: dict[str, set[str]] = {
         "DeadlineCancelled", "carry_out", "acarry_out",
     },
     "harness.checkers": {
-        "Checker", "CheckerSpec", "ConstraintJudge", "Violation", "checker", "get_checkers",
-        "register_semantic_check", "run_checks", "semantic_checks", "unregister_semantic_check",
+        "Checker", "CheckerSpec", "ConstraintJudge", "HandoffRubricJudge", "Violation", "checker",
+        "get_checkers", "register_semantic_check", "run_checks", "semantic_checks", "unregister_semantic_check",
     },
     "harness.cassettes": {"Cassette", "load_cassette_file", "write_atomically"},
     "harness.secrets": {
