@@ -60,7 +60,11 @@ def model_name() -> str:
 
 @functools.cache
 def _ssl_context() -> Any:
-    from httpx2 import create_ssl_context
+    # The openai SDK 3.x sends through httpx2, 2.x through httpx: whichever this openai brings.
+    try:
+        from httpx2 import create_ssl_context
+    except ImportError:
+        from httpx import create_ssl_context
 
     return create_ssl_context()
 
