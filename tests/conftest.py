@@ -26,6 +26,8 @@ for _name in (
     # httpcore2 would leave it pointing at the old classes (a ConnectError would not be recognised).
     "httpcore2",
     "httpx2",
+    "httpcore",  # the same for httpx (the openai SDK 2.x)
+    "httpx",
     "pandas",
     "matplotlib.pyplot",
     "harness._pytest._plugin",

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx2
 import openai
 import pytest
 from _support.fake_openai import FakeOpenAI
+from _support.openai_http import http
 
 from faults import (
     ContextLengthExceeded,
@@ -160,9 +160,9 @@ def test_truncated_stream_cuts_the_connection_mid_answer(server: Any) -> None:
     run = run_system(
         _async_system(server.url, stream=True), hooks=_plan(TruncatedResponse(after_chunks=2)).hooks()
     )
-    # openai wraps a stream that dies mid-way in APIConnectionError, caused by httpx2's error.
+    # openai wraps a stream that dies mid-way in APIConnectionError, caused by its transport's error.
     assert type(run.error) is openai.APIConnectionError
-    assert isinstance(run.error.__cause__, httpx2.RemoteProtocolError)
+    assert isinstance(run.error.__cause__, http.RemoteProtocolError)
     assert "incomplete chunked read" in str(run.error.__cause__)
     # The server really answered: the request reached it before the connection was cut.
     assert any(r.path.endswith("/chat/completions") for r in server.requests)
@@ -171,7 +171,7 @@ def test_truncated_stream_cuts_the_connection_mid_answer(server: Any) -> None:
 def test_truncated_body_without_streaming_is_a_connection_error(server: Any) -> None:
     run = run_system(_async_system(server.url), hooks=_plan(TruncatedResponse()).hooks())
     assert type(run.error) is openai.APIConnectionError
-    assert isinstance(run.error.__cause__, httpx2.RemoteProtocolError)
+    assert isinstance(run.error.__cause__, http.RemoteProtocolError)
 
 
 def test_disconnect_is_a_connection_error(server: Any) -> None:
@@ -185,7 +185,7 @@ def test_timeout_fires_at_the_clients_own_timeout_in_virtual_time(server: Any) -
     run = run_system(_async_system(server.url, timeout=30.0), hooks=_plan(Timeout()).hooks())
     wall = time.perf_counter() - started
     assert type(run.error) is openai.APITimeoutError
-    assert isinstance(run.error.__cause__, httpx2.ReadTimeout)
+    assert isinstance(run.error.__cause__, http.ReadTimeout)
     _, call = _faults_then_call(run)
     assert call.latency == pytest.approx(30.0)
     assert wall < 25  # a real 30 s wait would exceed it whatever the load; not a speed target
@@ -267,7 +267,7 @@ class _Replay(BaseHTTPRequestHandler):
     ids=str,
 )
 def test_injected_failure_equals_the_same_reply_from_a_real_server(server: Any, effect: Any) -> None:
-    request = httpx2.Request(
+    request = http.Request(
         "POST", "http://127.0.0.1/v1/chat/completions", json={"model": "m", "messages": MESSAGES}
     )
     synthetic = effect.reply(request, 1)
