@@ -19,3 +19,7 @@ http: ModuleType = importlib.import_module("httpx2" if OPENAI_MAJOR >= 3 else "h
 # openai 2.x turns any exception raised while sending (a CassetteMiss too) into APIConnectionError;
 # 3.x passes exceptions that are not the transport's own through unchanged.
 SEND_ERRORS_WRAPPED = OPENAI_MAJOR < 3
+
+# openai 3.x wraps a transport error raised while a stream is read in APIConnectionError; 2.x lets the
+# transport's own error (RemoteProtocolError) escape from the iteration.
+STREAM_ERRORS_WRAPPED = OPENAI_MAJOR >= 3
