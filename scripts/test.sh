@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Set up a virtualenv with brownout and its test extra, then lint, type-check and run the tests.
-# Usage: bash scripts/test.sh [extra pytest args]
+# Set up brownout's two test environments, then lint, type-check and run the tests in both.
+#   .venv          the openai SDK 3.x over httpx2, the OpenAI Agents SDK and LangGraph (test extra)
+#   .venv-openai2  the openai SDK 2.x over httpx, with CrewAI, which pins openai<3 (test-openai2 extra)
+# Usage: bash scripts/test.sh [extra pytest args]   (BROWNOUT_OPENAI2=0 skips the second environment)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -16,5 +18,33 @@ echo "== import-linter (layers, public faces, no cycles: .importlinter)"
 .venv/bin/lint-imports
 echo "== mypy"
 .venv/bin/mypy
-echo "== pytest"
-exec .venv/bin/python -m pytest -n 2 "$@"
+
+rc2=0
+if [ "${BROWNOUT_OPENAI2:-1}" != 0 ]; then
+  echo "== .venv-openai2: the openai SDK 2.x over httpx, with CrewAI"
+  started=$SECONDS
+  if [ ! -x .venv-openai2/bin/python ]; then
+    "$PY" -m venv .venv-openai2
+  fi
+  .venv-openai2/bin/python -m pip install -q --upgrade pip
+  .venv-openai2/bin/python -m pip install -q -e '.[test-openai2]'
+  echo "   installed in $((SECONDS - started)) s"
+  echo "== pytest (.venv-openai2)"
+  set +e
+  .venv-openai2/bin/python -m pytest -n 2 -p no:cacheprovider "$@"
+  rc2=$?
+  set -e
+  echo "   .venv-openai2 took $((SECONDS - started)) s in all (exit $rc2)"
+fi
+
+echo "== pytest (.venv)"
+set +e
+.venv/bin/python -m pytest -n 2 "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 0 ] && [ "$rc2" -ne 0 ]; then
+  echo "the suite failed in .venv-openai2 (exit $rc2; see above)" >&2
+  # pytest's exit 5 (no tests collected) stays 5, so .ci/run can tell it apart
+  exit "$rc2"
+fi
+exit "$rc"
