@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from faults import _anthropic_replies as messages_api
 from faults._errors import AckLost
 from faults._llm_replies import (
     context_length_reply,
@@ -600,10 +601,15 @@ def _json_reply(transform: Callable[[Any], Any]) -> Callable[[httpx2.Response, b
         content = body
         try:
             reply = json.loads(body)
+        except ValueError:
+            reply = None
+        try:
             message = reply["choices"][0]["message"]
-        except (ValueError, KeyError, IndexError, TypeError):
+        except (KeyError, IndexError, TypeError):
             message = None
-        if isinstance(message, dict):
+        if messages_api.is_message(reply) and messages_api.rewrite_answer(reply, transform):
+            content = json.dumps(reply).encode()  # an Anthropic Messages API reply
+        elif isinstance(message, dict):
             calls = message.get("tool_calls") or []
             holders: list[tuple[dict[str, Any], str]] = [(message, "content")]
             if calls and isinstance(calls[0], dict) and isinstance(calls[0].get("function"), dict):

@@ -3,7 +3,9 @@
 The replies are ``Response`` objects (status, headers and the provider's JSON error body)
 and the transport errors are the exceptions a real connection raises, each of the client
 library the request came from — ``httpx2`` for the openai SDK 3.x, ``httpx`` for 2.x — so
-the SDK parses, retries and raises exactly as it would against a failing server.
+the SDK parses, retries and raises exactly as it would against a failing server. A request
+to Anthropic's Messages API gets Anthropic's error and message shapes
+(:mod:`faults._anthropic_replies`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+from faults import _anthropic_replies as messages_api
 
 if TYPE_CHECKING:
     import httpx2
@@ -149,6 +153,8 @@ def _model(request: httpx2.Request) -> str:
 
 def rate_limit_reply(request: httpx2.Request, call: int, retry_after: float | None) -> httpx2.Response:
     """HTTP 429 with ``retry-after`` and the provider's ``rate_limit_exceeded`` error body."""
+    if messages_api.is_anthropic(request):
+        return messages_api.rate_limit_reply(request, call, retry_after)
     wait = retry_after
     extra = {
         "x-ratelimit-limit-requests": "500",
@@ -173,6 +179,8 @@ def rate_limit_reply(request: httpx2.Request, call: int, retry_after: float | No
 
 def server_error_reply(request: httpx2.Request, call: int, status: int) -> httpx2.Response:
     """HTTP 500/503/504 with the provider's error body; 502 as a gateway's HTML page."""
+    if messages_api.is_anthropic(request):
+        return messages_api.server_error_reply(request, call, status, _BAD_GATEWAY)
     if status == 502:
         return http_library(request).Response(  # type: ignore[no-any-return]
             502, headers=_headers(call, "text/html"), content=_BAD_GATEWAY.encode(), request=request
@@ -182,6 +190,8 @@ def server_error_reply(request: httpx2.Request, call: int, status: int) -> httpx
 
 def context_length_reply(request: httpx2.Request, call: int) -> httpx2.Response:
     """HTTP 400 ``invalid_request_error`` with code ``context_length_exceeded``."""
+    if messages_api.is_anthropic(request):
+        return messages_api.context_length_reply(request, call)
     error = {
         "message": (
             "This model's maximum context length is 4096 tokens. However, your messages resulted in "
@@ -196,11 +206,15 @@ def context_length_reply(request: httpx2.Request, call: int) -> httpx2.Response:
 
 def malformed_reply(request: httpx2.Request, call: int) -> httpx2.Response:
     """HTTP 200 whose JSON body (or SSE event) stops mid-document."""
+    if messages_api.is_anthropic(request):
+        return messages_api.malformed_reply(request, call)
     return _malformed(request, _model(request), bool(_body(request).get("stream")), call)
 
 
 def empty_reply(request: httpx2.Request, call: int) -> httpx2.Response:
     """HTTP 200 with a well-formed reply whose content is empty."""
+    if messages_api.is_anthropic(request):
+        return messages_api.empty_reply(request, call)
     return _empty(request, _model(request), bool(_body(request).get("stream")), call)
 
 

@@ -21,8 +21,9 @@ Outside a run the wrappers cost one context-variable read. Requests that are not
 requests (local services, Toxiproxy's API) pass through untouched.
 
 A request counts as an LLM request when its path ends in ``/chat/completions``,
-``/completions``, ``/embeddings`` or ``/responses``, or when it carries the openai SDK's
-``x-stainless-*`` headers.
+``/completions``, ``/embeddings``, ``/responses`` or ``/v1/messages`` (Anthropic's Messages
+API, :mod:`harness._capture._llm_anthropic`), or when it carries the ``x-stainless-*``
+headers of the openai or anthropic SDK.
 """
 
 from __future__ import annotations

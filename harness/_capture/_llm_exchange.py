@@ -10,6 +10,7 @@ from collections import defaultdict
 from typing import Any
 
 from harness._capture._context import _FRAME, LLMSite, RunContext
+from harness._capture._llm_anthropic import is_anthropic_path, request_messages
 from harness._capture._llm_reply import decoded, reply_fields
 from harness._capture._llm_request import RequestKey
 from harness._log._events import LLMCall, LLMSource
@@ -128,7 +129,7 @@ class Exchange:
             model=self.key.model,
             request_digest=self.key.digest,
             occurrence=self.occurrence,
-            messages=messages_of(body),
+            messages=request_messages(body) if is_anthropic_path(self.key.path) else messages_of(body),
             tools=tool_names(body),
             stream=self.key.stream,
             status_code=status_code,

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from harness._capture._llm_anthropic import reply_from_json, reply_from_sse
 from harness._log._secrets import scrub
 
 
@@ -42,6 +43,9 @@ def from_json(data: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if not isinstance(data, dict):
         return out
+    anthropic = reply_from_json(data)  # a Messages API reply (``"type": "message"``)
+    if anthropic is not None:
+        return anthropic
     usage(out, data.get("usage"))
     choices = data.get("choices")
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
@@ -87,8 +91,11 @@ def parse_sse(text: str) -> dict[str, Any]:
     """The text, tool calls, finish reason and usage of a streamed reply (server-sent events).
 
     Understands chat-completion chunks (``choices[].delta``), legacy completion chunks and
-    the Responses API's ``response.*`` events.
+    the Responses API's ``response.*`` events and the Anthropic Messages API's events.
     """
+    anthropic = reply_from_sse(text)
+    if anthropic is not None:
+        return anthropic
     parts: list[str] = []
     calls: dict[int, dict[str, Any]] = {}
     out: dict[str, Any] = {}

@@ -12,7 +12,7 @@ import orjson
 from harness._log._digest import digest
 from harness._log._secrets import is_secret_name, scrub, scrub_query
 
-LLM_PATH_SUFFIXES = ("/chat/completions", "/completions", "/embeddings", "/responses")
+LLM_PATH_SUFFIXES = ("/chat/completions", "/completions", "/embeddings", "/responses", "/v1/messages")
 
 # Body fields that identify the caller or the bookkeeping, not the question asked: they
 # are kept in a cassette but left out of the request digest.
