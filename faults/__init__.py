@@ -8,6 +8,14 @@ effect is registered the same way. Network faults (Toxiproxy) live in :mod:`faul
 """
 
 from faults._clock import LogicalClock, VirtualClockLoop, patched_time, real_monotonic
+from faults._crash import (
+    KILL_POINTS,
+    CrashAfterCheckpoint,
+    CrashAfterEffect,
+    CrashBeforeEffect,
+    CrashMidCall,
+    CrashMidStream,
+)
 from faults._effects import (
     AlteredField,
     Balloon,
@@ -53,6 +61,7 @@ from harness.hooks import DeadlineCancelled
 
 __all__ = [
     "EFFECTS",
+    "KILL_POINTS",
     "SITES",
     "AckLost",
     "AlteredField",
@@ -61,6 +70,11 @@ __all__ = [
     "Chance",
     "ContextLengthExceeded",
     "Corrupt",
+    "CrashAfterCheckpoint",
+    "CrashAfterEffect",
+    "CrashBeforeEffect",
+    "CrashMidCall",
+    "CrashMidStream",
     "DeadlineCancelled",
     "Delay",
     "Disconnect",

@@ -34,6 +34,7 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
+import faults._crash
 import faults._effects  # noqa: F401  (registers the built-in effects, which Effect is made of)
 from faults._errors import FaultPlanError
 from faults._inject import PlanHooks

@@ -133,6 +133,9 @@ class EffectBase(FaultModel):
     # Drawn only when a marker names it ("tool.perturbed_value"), never by a bare site or by
     # default: an effect no correct system could notice without a second source.
     opt_in: ClassVar[bool] = False
+    # Drawn only for a test that declares how its system restarts (``chaos.run(..., resume=...)``):
+    # a crash-restart kill point, which means nothing to a system that cannot start again.
+    restart: ClassVar[bool] = False
 
     def decide(self, site: AnySite, fault: Fault) -> Decision:
         """What happens at ``site``, struck by ``fault`` (whose ``str`` names it in messages).

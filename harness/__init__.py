@@ -29,12 +29,14 @@ _LAZY: dict[str, str] = {
     "ReplayDivergence": "harness._errors",
     "RunLogError": "harness._errors",
     "WorkerKilled": "harness._errors",
+    "ProcessCrashed": "harness._errors",
     "StaleFencingToken": "harness._errors",
     "ChannelEmpty": "harness._errors",
     "Channel": "harness._capture._channel",
     "Budget": "harness._capture._budget",
     "RunHooks": "harness._capture._context",
     "current_run": "harness._capture._context",
+    "run_dir": "harness._capture._context",
     "constraint": "harness._capture._declare",
     "dead_letter": "harness._capture._declare",
     "escalate": "harness._capture._declare",
@@ -71,6 +73,7 @@ __all__ = [
     "ConfigError",
     "HarnessError",
     "NotInRun",
+    "ProcessCrashed",
     "ReplayDivergence",
     "Run",
     "RunHooks",
@@ -97,6 +100,7 @@ __all__ = [
     "register_profile",
     "register_semantic_check",
     "run_checks",
+    "run_dir",
     "run_system",
     "spawn",
     "tool",
@@ -106,7 +110,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports on 
     from harness._adapters._registry import instrument
     from harness._capture._budget import Budget
     from harness._capture._channel import Channel
-    from harness._capture._context import RunHooks, current_run
+    from harness._capture._context import RunHooks, current_run, run_dir
     from harness._capture._declare import constraint, dead_letter, escalate, postcondition, redundant
     from harness._capture._instrument import agent, handoff, spawn, tool
     from harness._capture._llm_record import llm_call
@@ -120,6 +124,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports on 
         ConfigError,
         HarnessError,
         NotInRun,
+        ProcessCrashed,
         ReplayDivergence,
         RunLogError,
         StaleFencingToken,

@@ -23,6 +23,7 @@ Every message says what happened, the offending value, the rule, and the fix.
     RecordedToolError (Exception)     a tool error replayed from a cassette (re-raised as the system saw it)
 
     WorkerKilled (BaseException)      crash-stop of an agent; ``except Exception`` does not catch it
+    └── ProcessCrashed                the whole system crash-stopped at a kill point (restarted by ``resume``)
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "HarnessError",
     "NotInRun",
     "OTelExportError",
+    "ProcessCrashed",
     "RecordedToolError",
     "ReplayDivergence",
     "ReportError",
@@ -173,3 +175,20 @@ class WorkerKilled(BaseException):
     Derives from :class:`BaseException` on purpose: a real crash is not something the
     crashing code can catch with ``except Exception``, so neither is this.
     """
+
+
+class ProcessCrashed(WorkerKilled):
+    """The system's process crash-stopped at an injected kill point (``crash_*`` faults).
+
+    Everything the process was doing ends: the code that was running sees this (and
+    cannot catch it with ``except Exception``); every step it tries to start afterwards
+    raises it again and records nothing; its tasks are cancelled. The run then starts the
+    system again with the ``resume`` it was given (``chaos.run(..., resume=...)``), from
+    what survived: its durable store and the world's effects. ``.point`` names the kill
+    point, ``.incarnation`` the incarnation that died.
+    """
+
+    def __init__(self, message: str, *, point: str = "", incarnation: int = 0) -> None:
+        super().__init__(message)
+        self.point = point
+        self.incarnation = incarnation

@@ -99,22 +99,30 @@ class _Counter:
         self.seen.setdefault(CallSite(site, target, call, op, root, inline), None)
 
 
-def _drawn(site: str) -> list[str]:
-    """The effects a bare site (or no selection) draws: all but the opt-in ones."""
-    return [kind for kind in effect_kinds(site) if not EFFECTS[kind].opt_in]
+def _drawn(site: str, restartable: bool = False) -> list[str]:
+    """The effects a bare site (or no selection) draws: all but the opt-in ones, and the
+    crash-restart kill points only for a system that declares how it restarts."""
+    return [
+        kind
+        for kind in effect_kinds(site)
+        if not EFFECTS[kind].opt_in and (restartable or not EFFECTS[kind].restart)
+    ]
 
 
-def parse_kinds(kinds: Sequence[str]) -> dict[str, list[str]]:
+def parse_kinds(kinds: Sequence[str], *, restartable: bool = False) -> dict[str, list[str]]:
     """Turn ``["tool", "llm.rate_limit", ...]`` into ``{site: [effect kinds]}``; empty means all.
 
     A bare site, or no selection, leaves out the opt-in effects (the plausible-but-wrong
-    answers: ``tool.perturbed_value``, ...); those are drawn only when named.
+    answers: ``tool.perturbed_value``, ...); those are drawn only when named. The
+    crash-restart kill points (``tool.crash_after_effect``, ...) are drawn only with
+    ``restartable`` (the test declared ``resume=``).
 
     Raises:
-        ConfigError: naming the unknown kind and listing the accepted ones.
+        ConfigError: naming the unknown kind and listing the accepted ones, or a kill point
+            named for a system that declares no way to restart.
     """
     if not kinds:
-        return {site: _drawn(site) for site in SITES}
+        return {site: _drawn(site, restartable) for site in SITES}
     chosen: dict[str, list[str]] = {}
     for entry in kinds:
         site, _, kind = str(entry).partition(".")
@@ -128,7 +136,14 @@ def parse_kinds(kinds: Sequence[str]) -> dict[str, list[str]]:
                 f"@pytest.mark.chaos(faults=[..., {entry!r}, ...]): unknown fault kind {entry!r}. "
                 f"Accepted: a site ({accepted})."
             )
-        wanted = [kind] if kind else _drawn(site)
+        if kind and EFFECTS[kind].restart and not restartable:
+            raise ConfigError(
+                f"@pytest.mark.chaos(faults=[..., {entry!r}, ...]): {entry!r} crash-stops the system and "
+                "restarts it, but the test declares no way to restart it. Pass how the system starts again "
+                "from its durable state: chaos.run(start, ..., resume=resume_fn) (docs/faults.md, "
+                '"Crash and restart").'
+            )
+        wanted = [kind] if kind else _drawn(site, restartable)
         bucket = chosen.setdefault(site, [])
         bucket.extend(k for k in wanted if k not in bucket)
     return chosen
@@ -225,6 +240,7 @@ def fault_plans(
     max_faults: int = 3,
     outages: bool = False,
     worker_root: bool = False,
+    restartable: bool = False,
 ) -> st.SearchStrategy[FaultPlan] | None:
     """Fault plans of 1..``max_faults`` faults over ``sites``, each fault at a different site.
 
@@ -237,13 +253,16 @@ def fault_plans(
         max_faults: The largest plan (without ``outages``: the most failing calls).
         outages: Also draw permanent outages (``call="every"``).
         worker_root: Also draw the root agent as a ``worker`` target.
+        restartable: The system declares how it restarts (``resume=``): also draw the
+            crash-restart kill points.
 
     Returns:
         The strategy, or ``None`` when no site admits any of ``kinds`` (nothing to explore).
     """
     if not isinstance(max_faults, int) or max_faults < 1:
         raise ConfigError(f"max_faults={max_faults!r} must be an int of at least 1.")
-    single = fault_strategy(sites, parse_kinds(kinds), outages=outages, worker_root=worker_root)
+    chosen = parse_kinds(kinds, restartable=restartable)
+    single = fault_strategy(sites, chosen, outages=outages, worker_root=worker_root)
     if single is None:
         return None
     plans = st.lists(single, min_size=1, max_size=max_faults, unique_by=_selection)

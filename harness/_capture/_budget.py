@@ -105,6 +105,8 @@ class Budget:
         who = _branch(branch)
         with self._lock:
             ctx = self._for_run()
+            if ctx is not None:
+                ctx.refuse_if_dead()
             self._calls += 1
             taken = amount
             if ctx is not None:

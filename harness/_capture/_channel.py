@@ -103,6 +103,7 @@ class Channel:
             self._deliver(message)
             return message.id
         sender = sender or _agent()
+        ctx.refuse_if_dead()
         with ctx._lock:
             call = self._sends.get(ctx, 0) + 1
             self._sends[ctx] = call

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import shutil
+import tempfile
 import threading
 import uuid
 from collections import defaultdict
@@ -37,8 +39,8 @@ from harness._capture._decisions import (
     carry_out,
     within_timeout,
 )
-from harness._errors import NotInRun
-from harness._log._events import AnyEvent, EventBase
+from harness._errors import NotInRun, ProcessCrashed
+from harness._log._events import AnyEvent, Compensation, EventBase, LLMCall, Restart, RunEnd, ToolCall
 from harness._log._runlog import RunLog
 
 if TYPE_CHECKING:
@@ -54,9 +56,11 @@ __all__ = [
     "StateSite",
     "ToolSite",
     "WorkerSite",
+    "crash_process",
     "current_frame",
     "current_run",
     "require_run",
+    "run_dir",
 ]
 
 T = TypeVar("T")
@@ -260,6 +264,77 @@ class RunContext:
         self._llm_calls: dict[str | None, int] = defaultdict(int)
         self._agent_calls: dict[str, int] = defaultdict(int)
         self.open_agents: dict[str, Frame] = {}
+        # Crash and restart (docs/faults.md, "Crash and restart"): which start of the system
+        # is running, and the crash in progress (set at the kill point, cleared by restart()).
+        self.incarnation = 0
+        self.dying: ProcessCrashed | None = None
+        self.on_crash: Callable[[], None] | None = None  # the runner's signal: stop this incarnation
+        self._dir: str | None = None
+        self._crash_seq = -1
+        self._crash_site = ""
+
+    # -- crash and restart -----------------------------------------------------------------
+    def crash(self, what: str, point: str) -> ProcessCrashed:
+        """Crash-stop the running incarnation at kill point ``point``; return the exception to raise.
+
+        From now until :meth:`restart`, the dead incarnation starts nothing (every new step
+        raises :class:`ProcessCrashed`) and records only the ends of the tool and LLM calls
+        that were in flight (the world may have seen them); the runner cancels its tasks.
+        """
+        with self._lock:
+            if self.dying is None:
+                self.dying = ProcessCrashed(
+                    f"injected fault: {what} crash-stopped the system ({point}, incarnation "
+                    f"{self.incarnation})",
+                    point=point,
+                    incarnation=self.incarnation,
+                )
+                self._crash_seq = len(self.log) - 1
+                self._crash_site = what
+            crashed = self.dying
+        signal = self.on_crash
+        if signal is not None:
+            signal()
+        return crashed
+
+    def refuse_if_dead(self) -> None:
+        """Raise :class:`ProcessCrashed` if the running incarnation crashed: a dead process starts nothing."""
+        crashed = self.dying
+        if crashed is not None:
+            raise ProcessCrashed(
+                str(crashed), point=crashed.point, incarnation=crashed.incarnation
+            ) from crashed
+
+    def restart(self) -> None:
+        """Start the next incarnation after a crash: record a ``restart`` event."""
+        crashed = self.dying
+        if crashed is None:
+            return
+        with self._lock:
+            self.dying = None
+            self.incarnation += 1
+        self.emit(
+            Restart,
+            crashed=crashed.incarnation,
+            point=crashed.point,
+            site=self._crash_site,
+            crash_seq=self._crash_seq if self._crash_seq >= 0 else None,
+            parent_step_id=None,
+            agent=None,
+        )
+
+    def run_dir(self) -> str:
+        """A directory of this run, created on first use, kept across restarts, removed at run end."""
+        with self._lock:
+            if self._dir is None:
+                self._dir = tempfile.mkdtemp(prefix=f"brownout-run-{self.run_id}-")
+            return self._dir
+
+    def remove_run_dir(self) -> None:
+        with self._lock:
+            path, self._dir = self._dir, None
+        if path is not None:
+            shutil.rmtree(path, ignore_errors=True)
 
     # -- time ----------------------------------------------------------------------------
     def now(self) -> float:
@@ -286,10 +361,14 @@ class RunContext:
                 "step_id": step_id or f"s{seq}",
                 "parent_step_id": frame.step_id if frame else None,
                 "agent": frame.name if frame else None,
+                "incarnation": self.incarnation,
             }
             values.update(fields)
             event = cls(**values)
-            self.log.append(event)  # type: ignore[arg-type]
+            # A crashed process records nothing more, except the ends of the calls it had in
+            # flight: the world may have seen those (the struck call itself among them).
+            if self.dying is None or cls in _IN_FLIGHT:
+                self.log.append(event)  # type: ignore[arg-type]
         return event
 
     def append(self, event: AnyEvent) -> None:
@@ -301,17 +380,20 @@ class RunContext:
 
     # -- counters (deterministic call numbering for fault sites) --------------------------
     def count_tool(self, name: str, args_digest: str) -> tuple[int, int]:
+        self.refuse_if_dead()
         with self._lock:
             self._tool_calls[name] += 1
             self._tool_attempts[(name, args_digest)] += 1
             return self._tool_calls[name], self._tool_attempts[(name, args_digest)]
 
     def count_llm(self, agent: str | None) -> int:
+        self.refuse_if_dead()
         with self._lock:
             self._llm_calls[agent] += 1
             return self._llm_calls[agent]
 
     def count_agent(self, name: str) -> int:
+        self.refuse_if_dead()
         with self._lock:
             self._agent_calls[name] += 1
             return self._agent_calls[name]
@@ -321,6 +403,10 @@ class RunContext:
         with self._lock:
             self.harness_errors.append(error)
 
+
+# What a crashed incarnation still records: the ends of its in-flight calls, and the run's
+# end when no restart follows.
+_IN_FLIGHT: tuple[type[EventBase], ...] = (ToolCall, LLMCall, Compensation, RunEnd)
 
 _RUN: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar("brownout_run", default=None)
 _FRAME: contextvars.ContextVar[Frame | None] = contextvars.ContextVar("brownout_frame", default=None)
@@ -362,3 +448,34 @@ def require_run(what: str) -> RunContext:
 def current_frame() -> Frame | None:
     """The innermost open agent scope, or ``None``."""
     return _FRAME.get()
+
+
+def crash_process(what: str, point: str) -> ProcessCrashed:
+    """Crash-stop the active run's system at kill point ``point`` and return the exception to raise.
+
+    What a crash effect's decision raises (``Fail(functools.partial(crash_process, ...))``):
+    the run stops the incarnation and starts the system again with its ``resume``.
+
+    Raises:
+        NotInRun: outside a run.
+    """
+    return require_run("crash_process").crash(what, point)
+
+
+_PROCESS_DIR: list[str] = []
+
+
+def run_dir() -> str:
+    """A directory that belongs to the current run: empty when the run starts, kept across
+    the system's restarts within the run (what a crashed process finds on its disk), removed
+    when the run ends. Put a durable store there (``StateStore(..., path=Path(run_dir()) /
+    "state.db")``) and every run starts fresh while a restart finds what survived.
+
+    Outside a run, one temporary directory per process.
+    """
+    ctx = _RUN.get()
+    if ctx is not None:
+        return ctx.run_dir()
+    if not _PROCESS_DIR:
+        _PROCESS_DIR.append(tempfile.mkdtemp(prefix="brownout-process-"))
+    return _PROCESS_DIR[0]

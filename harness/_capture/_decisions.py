@@ -13,7 +13,10 @@ fault kinds:
 - a message on a :class:`harness.Channel` (a :data:`MessageDecision`): :class:`DropMessage`,
   :class:`DuplicateMessage`, :class:`DelayMessage`, :class:`HoldMessage`;
 - an operation on a :class:`harness.StateStore` (a :data:`StateDecision`):
-  :class:`ServeStale`, :class:`CorruptWrite`, :class:`LoseWrite`.
+  :class:`ServeStale`, :class:`CorruptWrite`, :class:`LoseWrite`, :class:`WriteThenFail`.
+
+A step may also be cut off part-way (:class:`Interrupt`): the crash of a process in the
+middle of a long call.
 
 Each step decision is one script (:func:`_script`); :func:`carry_out` and
 :func:`acarry_out` run that script in sync and async code. The only difference between
@@ -47,6 +50,7 @@ __all__ = [
     "Fail",
     "HoldMessage",
     "InflateUse",
+    "Interrupt",
     "LoseWrite",
     "MessageDecision",
     "Proceed",
@@ -60,6 +64,7 @@ __all__ = [
     "StateDecision",
     "StepDecision",
     "Wait",
+    "WriteThenFail",
     "acarry_out",
     "carry_out",
     "within_timeout",
@@ -147,7 +152,22 @@ class Respond:
     make: Callable[[], Any]
 
 
-StepDecision = Proceed | Wait | Fail | Block | RunThenWait | RunThenFail | Reshape | RewriteReply | Respond
+@dataclass(frozen=True, slots=True)
+class Interrupt:
+    """Run the step, but stop waiting for it ``after`` seconds in: then raise ``error()``.
+
+    Async code cancels a step still running at that moment (part of its work done, part
+    not); sync code cannot interrupt the running call, so the error comes when it returns.
+    A step that returns sooner never hands its result back: ``error()`` is raised then.
+    """
+
+    after: float
+    error: Callable[[], BaseException]
+
+
+StepDecision = (
+    Proceed | Wait | Fail | Block | RunThenWait | RunThenFail | Reshape | RewriteReply | Respond | Interrupt
+)
 
 
 # -- messages -------------------------------------------------------------------------------
@@ -196,7 +216,14 @@ class LoseWrite:
     """The write is acknowledged with a new version but not stored."""
 
 
-StateDecision = ServeStale | CorruptWrite | LoseWrite
+@dataclass(frozen=True, slots=True)
+class WriteThenFail:
+    """The write is performed (and made durable), then the writer gets ``error()`` instead of the ack."""
+
+    error: Callable[[], BaseException]
+
+
+StateDecision = ServeStale | CorruptWrite | LoseWrite | WriteThenFail
 
 
 # -- shared budgets -------------------------------------------------------------------------
@@ -312,6 +339,9 @@ def carry_out(
         result = proceed()
         done()
         return result
+    if isinstance(decision, Interrupt):  # a sync call cannot be cut off: it ends, then the error
+        proceed()
+        raise decision.error()
     script = _script(decision, done)
     value: Any = None
     try:
@@ -340,6 +370,8 @@ async def acarry_out(
         result = await proceed()
         done()
         return result
+    if isinstance(decision, Interrupt):
+        await _interrupted(decision, proceed)
     script = _script(decision, done)
     value: Any = None
     try:
@@ -359,6 +391,17 @@ async def acarry_out(
         return stop.value  # type: ignore[no-any-return]
     finally:
         script.close()
+
+
+async def _interrupted(decision: Interrupt, proceed: Callable[[], Awaitable[Any]]) -> None:
+    """Run ``proceed`` for at most ``decision.after`` seconds, then raise ``decision.error()``."""
+    task = asyncio.ensure_future(proceed())
+    await asyncio.wait({task}, timeout=decision.after)
+    error = decision.error()  # first: whatever the cut-off step does while it unwinds sees the error
+    if not task.done():
+        task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    raise error
 
 
 def _block_until_deadline(ctx: RunContext, what: str) -> None:

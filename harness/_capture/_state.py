@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from harness._capture._context import _FRAME, _RUN, RunContext, StateSite
-from harness._capture._decisions import CorruptWrite, LoseWrite, ServeStale, StateDecision
+from harness._capture._decisions import CorruptWrite, LoseWrite, ServeStale, StateDecision, WriteThenFail
 from harness._errors import ConfigError, StaleFencingToken
 from harness._log._events import StateRead, StateWrite
 from harness._log._jsonable import jsonable
@@ -169,6 +169,7 @@ class StateStore:
         return history[-1] if history else (0, None)
 
     def _fault(self, ctx: RunContext, op: str, key: str) -> StateDecision | None:
+        ctx.refuse_if_dead()  # a crashed process reads and writes nothing
         with ctx._lock:
             counts = self._counts.get(ctx)
             if counts is None:
@@ -297,6 +298,8 @@ class StateStore:
                 accepted=accepted,
                 lost=lost,
             )
+        if isinstance(decision, WriteThenFail):
+            raise decision.error()  # the write is done (and durable); the writer never hears back
         if stale_token and self.fencing == "enforce":
             raise StaleFencingToken(
                 f"store {self.name!r}: write to {key!r} with fencing token {token} rejected; the store has "

@@ -18,6 +18,7 @@ from harness._checkers import _completion  # noqa: F401 - phantom_completion
 from harness._checkers import _breaker  # noqa: F401 - circuit_breaker (opt-in)
 from harness._checkers import _amplification  # noqa: F401 - retry_amplification (opt-in)
 from harness._checkers import _bulkhead  # noqa: F401 - bulkhead (opt-in)
+from harness._checkers import _restart  # noqa: F401 - redone_side_effect, resume_parity
 
 # isort: on
 from harness._checkers._semantic import register_semantic_check, unregister_semantic_check

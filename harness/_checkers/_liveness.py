@@ -50,9 +50,10 @@ def liveness(log: RunLog, /, **context: Any) -> list[Violation]:
     cycles: list[list[Wait]] = []
     seen_cycles: set[frozenset[str]] = set()
     begins: list[Wait] = []
+    crashed = {getattr(r, "crashed", -1) for r in events(log, "restart")}
     for event in events(log, "wait"):
-        if not isinstance(event, Wait):
-            continue
+        if not isinstance(event, Wait) or event.incarnation in crashed:
+            continue  # a crashed incarnation's waits died with its process
         waiter = event.waiter or event.agent or "?"
         if event.phase == "begin":
             begins.append(event)

@@ -3,7 +3,8 @@
 Rule (also in docs/checkers.md): an ``agent_start`` whose ``agent_end`` is missing or
 comes after ``run_end`` (the runner cancels tasks left running when the entry point
 returns, so their agents end ``cancelled`` after ``run_end``), and a ``spawn`` with no
-``join`` of the same task before ``run_end``, are orphaned work.
+``join`` of the same task before ``run_end``, are orphaned work. Work of an incarnation
+that crash-stopped (a ``restart`` followed) died with its process: it is not orphaned.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ def orphaned_work(log: RunLog, /, **context: Any) -> list[Violation]:
     spawned: dict[str, list[Spawn]] = {}
     end: RunEnd | None = None
     late_ends: dict[int, AgentEnd] = {}
+    crashed = {getattr(r, "crashed", -1) for r in events(log, "restart")}
     for event in events(log, "agent_start", "agent_end", "spawn", "join", "run_end"):
+        if crashed and event.incarnation in crashed and not isinstance(event, RunEnd):
+            continue
         if isinstance(event, RunEnd):
             end = end or event
         elif end is None:

@@ -6,7 +6,9 @@ Rules (also in docs/checkers.md):
   in this run (``executed=True``; replayed calls did not run), and it did not fail with
   an error raised by the tool itself (``status`` ok, ``lost_ack``, ``timeout``,
   ``cancelled`` or ``killed``: once the body started, the effect may have happened).
-- Calls of the same tool with the same arguments are one *intent*. Calls that carry
+- Calls of the same tool with the same arguments, in the same incarnation of the system,
+  are one *intent* (a repeat by a later incarnation, after a crash and restart, is
+  ``redone_side_effect``'s to judge). Calls that carry
   the same idempotency key are one effect: the harness cannot see inside the service,
   so a service that receives a repeated key is trusted to deduplicate it. Calls with no
   key, or with different keys, are separate effects.
@@ -49,7 +51,7 @@ _FAILED_OUTCOMES = frozenset(
 @checker("duplicate_side_effects")
 def duplicate_side_effects(log: RunLog, /, **context: Any) -> list[Violation]:
     """The same side-effecting tool call executed more than once with no idempotency key deduplicating it."""
-    intents: dict[tuple[str, str], list[ToolCall]] = {}
+    intents: dict[tuple[str, str, int], list[ToolCall]] = {}
     for event in events(log, "tool_call"):
         if (
             isinstance(event, ToolCall)
@@ -58,9 +60,9 @@ def duplicate_side_effects(log: RunLog, /, **context: Any) -> list[Violation]:
             and not event.replayed
             and event.status in _TOOK_EFFECT
         ):
-            intents.setdefault((event.name, event.args_digest), []).append(event)
+            intents.setdefault((event.name, event.args_digest, event.incarnation), []).append(event)
     found: list[Violation] = []
-    for (name, _digest), calls in intents.items():
+    for (name, _digest, _incarnation), calls in intents.items():
         if len(calls) < 2:
             continue
         keys = {c.idempotency_key for c in calls if c.idempotency_key is not None}

@@ -13,7 +13,10 @@ Common fields, on every event:
 - ``t``: virtual time in seconds since the run started (the run's clock, not the wall);
 - ``step_id``: this step's id (``"s<seq>"`` of the event that opened the step);
 - ``parent_step_id``: the enclosing agent step, ``None`` at top level;
-- ``agent``: the name of the agent the step ran in, ``None`` outside any agent.
+- ``agent``: the name of the agent the step ran in, ``None`` outside any agent;
+- ``incarnation``: which start of the system the step belongs to: 0 until the system
+  first crash-stops at an injected kill point, then 1 for the restarted system, and so on
+  (a ``restart`` event separates them).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ __all__ = [
     "MessageReceive",
     "MessageSend",
     "Postcondition",
+    "Restart",
     "RunEnd",
     "RunStart",
     "Spawn",
@@ -77,6 +81,7 @@ class EventBase(HarnessModel):
     step_id: str
     parent_step_id: str | None = None
     agent: str | None = None
+    incarnation: int = 0
 
 
 class RunStart(EventBase):
@@ -333,6 +338,22 @@ class BudgetUse(EventBase):
     capacity: float
 
 
+class Restart(EventBase):
+    """The system crash-stopped at a kill point and was started again (its next incarnation).
+
+    ``incarnation`` (as on every event) is the new one; ``crashed`` the one that died,
+    ``point`` the kill point (``before_effect``, ``after_effect``, ``mid_call``,
+    ``after_checkpoint``, ``mid_stream``), ``site`` the step it struck and ``crash_seq`` the
+    seq of the event the crash followed (the struck step's, or the last one before it).
+    """
+
+    kind: Literal["restart"] = "restart"
+    crashed: int
+    point: str
+    site: str
+    crash_seq: int | None = None
+
+
 class FaultInjected(EventBase):
     """The harness injected a fault at this step."""
 
@@ -393,6 +414,7 @@ AnyEvent = Annotated[
     | Postcondition
     | Constraint
     | BudgetUse
+    | Restart
     | FaultInjected
     | CheckResult
     | Verdict

@@ -82,6 +82,7 @@ def explore(test_fn: Callable[..., Any], pyfuncitem: Any, fixture: Any) -> Calla
             test_fn(*args, **kwargs)
         _warn_if_patched(nodeid, before, _project_functions(fixture.rootdir))
         baseline = list(fixture.runs)
+        fixture.baselines = list(baseline)  # what a crash-restarted run is compared with (resume_parity)
         if not baseline:
             warnings.warn(
                 ChaosWarning(
@@ -100,6 +101,10 @@ def explore(test_fn: Callable[..., Any], pyfuncitem: Any, fixture: Any) -> Calla
             max_faults=settings.max_faults,
             outages=settings.outages,
             worker_root=settings.worker_root,
+            # chaos.run(..., resume=...): the system says how it restarts, so crashes are drawn
+            restartable=any(
+                getattr(run.log[0], "meta", {}).get("resume") for run in baseline if len(run.log)
+            ),
         )
         if strategy is None:
             kinds = ", ".join(settings.faults) or "all"

@@ -122,6 +122,10 @@ class Chaos:
         self.runs: list[Run] = []
         self._cassette: Any = None
         self.on_run: list[Callable[[Run], None]] = []
+        # Uninterrupted runs to compare a crash-restarted run with (resume_parity), by the
+        # position of the chaos.run call in the test: the --chaos baseline's, or run on demand.
+        self.baselines: list[Run] = []
+        self._on_demand: dict[int, Run] = {}
 
     # -- cassette ------------------------------------------------------------------------
     def cassette(self) -> Any:
@@ -188,26 +192,31 @@ class Chaos:
             return None
         return self.plan.hooks()
 
-    def run(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Run:
-        """Run ``fn(*args, **kwargs)`` once as a run under the current fault plan."""
+    def run(
+        self, fn: Callable[..., Any], /, *args: Any, resume: Callable[..., Any] | None = None, **kwargs: Any
+    ) -> Run:
+        """Run ``fn(*args, **kwargs)`` once as a run under the current fault plan.
+
+        ``resume`` says how the system starts again after a crash: it is called with the
+        same arguments, in the same run, and continues from what survived (a durable
+        ``StateStore``, a checkpointer with the same thread id, the world's effects). With
+        it, ``pytest --chaos`` also draws crash-restart kill points (docs/faults.md).
+        """
         from harness._checkers._registry import run_checks
 
         plan = self.plan
-        run = run_system(
-            fn,
-            args,
-            kwargs,
-            hooks=self.hooks(),
-            cassette=self.cassette(),
-            replay_tools=self.settings.replay_tools,
-            deadline=self.settings.deadline,
-            fault_plan=plan.model_dump(mode="json") if plan is not None else None,
-            meta={"test": self.nodeid},
-        )
+        index = len(self.runs)
+        baseline = self._baseline_for(index, fn, args, kwargs, resume) if resume is not None else None
+        run = self._once(fn, args, kwargs, resume, self.hooks(), plan)
         if self.settings.plan is not None and plan is not None:
             _check_plan_fired(plan, run)  # a fixed plan that hits nothing is an error, not a pass
         run.violations = run_checks(
-            run.log, self.settings.checks, output=run.output, degraded=self.settings.degraded
+            run.log,
+            self.settings.checks,
+            output=run.output,
+            degraded=self.settings.degraded,
+            baseline=baseline.log if baseline is not None and run.restarts else None,
+            order_free=self.settings.order_free,
         )
         self.runs.append(run)
         for callback in self.on_run:
@@ -229,6 +238,57 @@ class Chaos:
         if run.error is not None:
             raise run.error
         return run
+
+    def _once(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        resume: Callable[..., Any] | None,
+        hooks: Any,
+        plan: Any,
+    ) -> Run:
+        return run_system(
+            fn,
+            args,
+            kwargs,
+            hooks=hooks,
+            cassette=self.cassette(),
+            replay_tools=self.settings.replay_tools,
+            deadline=self.settings.deadline,
+            fault_plan=plan.model_dump(mode="json") if plan is not None else None,
+            meta={"test": self.nodeid},
+            resume=resume,
+        )
+
+    def _baseline_for(
+        self,
+        index: int,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        resume: Callable[..., Any],
+    ) -> Run | None:
+        """The uninterrupted run the ``index``-th ``chaos.run`` of a crash plan is compared with.
+
+        Under ``--chaos`` it is that call's run in the baseline (no faults). A plan replayed
+        alone (``--chaos-plan``) that can crash the system runs the same call once without
+        faults first, so the reproduce command compares with the same baseline.
+        """
+        from harness._run._runner import entry_name
+
+        if self.plan is None:
+            return None
+        if index < len(self.baselines):
+            known = self.baselines[index]
+            if len(known.log) and getattr(known.log[0], "entry", None) == entry_name(fn):
+                return known
+        if not any(getattr(f.effect, "restart", False) for f in self.plan.faults):
+            return None
+        found = self._on_demand.get(index)
+        if found is None:
+            found = self._on_demand[index] = self._once(fn, args, kwargs, resume, None, None)
+        return found
 
     # -- failure reporting --------------------------------------------------------------
     def write_logs(self, report_dir: Path) -> list[Path]:

@@ -57,6 +57,9 @@ class ChaosSettings:
             ``worker`` kill/hang target. Off by default: a dead root is the whole system down.
         degraded: How this project's results admit trouble, for the checkers: extra status
             values (``["awaiting_human"]``) or a predicate ``output -> bool``.
+        order_free: Tools whose effects may happen in any order (``["send_email"]``, or
+            ``["*"]`` for every tool): ``resume_parity`` compares them as a multiset, not a
+            sequence, between a crash-restarted run and the uninterrupted baseline.
     """
 
     chaos: bool = False
@@ -76,6 +79,7 @@ class ChaosSettings:
     outages: bool = False
     worker_root: bool = False
     degraded: tuple[str, ...] | Callable[[Any], bool] = ()
+    order_free: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> ChaosSettings:
@@ -98,6 +102,7 @@ MARKER_ARGS: dict[str, str] = {
     "outages": "True or False (also draw permanent outages: a fault on every call of a site)",
     "worker_root": "True or False (also kill or hang the run's root agent)",
     "degraded": "a list of status values that admit trouble, or a callable output -> bool",
+    "order_free": "a list of tool names whose effects may happen in any order (['*']: every tool)",
 }
 
 _PROFILES: dict[str, ChaosSettings] = {"default": ChaosSettings()}
@@ -171,6 +176,11 @@ def _validate(s: ChaosSettings, *, source: str) -> ChaosSettings:
             f"{source}: degraded={degraded!r} must be a list of status values (strings) that admit "
             "trouble, e.g. ['awaiting_human'], or a callable taking the run's output and returning a bool."
         )
+    if not all(isinstance(v, str) and v for v in s.order_free):
+        raise ConfigError(
+            f"{source}: order_free={s.order_free!r} must be a list of tool names (strings) whose effects "
+            "may happen in any order, e.g. ['send_email'], or ['*'] for every tool."
+        )
     return s
 
 
@@ -221,6 +231,8 @@ def marker_settings(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[st
         changes["faults"] = _as_tuple(changes["faults"], "faults", source)
     if "checks" in changes and not isinstance(changes["checks"], str):
         changes["checks"] = _as_tuple(changes["checks"], "checks", source)
+    if "order_free" in changes:
+        changes["order_free"] = _as_tuple(changes["order_free"], "order_free", source)
     if "degraded" in changes and not callable(changes["degraded"]):
         changes["degraded"] = _as_tuple(changes["degraded"], "degraded", source)
     return changes

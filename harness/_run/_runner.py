@@ -52,6 +52,11 @@ class Run:
     deadline_passed: bool = False
 
     @property
+    def restarts(self) -> int:
+        """How many times the system crash-stopped and was started again in this run."""
+        return sum(1 for event in self.log if event.kind == "restart")
+
+    @property
     def status(self) -> str:
         end = self.log[-1] if len(self.log) else None
         for event in reversed(self.log):
@@ -79,17 +84,49 @@ def _activated(ctx: RunContext) -> Iterator[None]:
 
 
 def _run_async(
-    ctx: RunContext, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], deadline: float
+    ctx: RunContext,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    deadline: float,
+    resume: Callable[..., Any] | None = None,
 ) -> tuple[Any, BaseException | None, bool]:
     loop = VirtualClockLoop()
     ctx.set_clock(loop.time)
     outcome: dict[str, Any] = {"deadline": False}
 
-    async def main() -> Any:
-        result = fn(*args, **kwargs)
+    async def incarnation(call: Callable[..., Any]) -> Any:
+        result = call(*args, **kwargs)
         if inspect.isawaitable(result):
             result = await result
         return result
+
+    async def main() -> Any:
+        call = fn
+        while True:
+            crashed = loop.create_future()
+
+            def signal(crashed: asyncio.Future[None] = crashed) -> None:
+                loop.call_soon_threadsafe(_settle, crashed)
+
+            ctx.on_crash = signal
+            task = loop.create_task(incarnation(call), context=_copy_context())
+            try:
+                await asyncio.wait({task, crashed}, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                raise
+            if ctx.dying is None:
+                crashed.cancel()
+                return task.result()  # the system's own outcome (raises its exception)
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: how the dead incarnation's code ended does not matter
+            await _stop_incarnation(loop)  # the process is gone: all of its tasks with it
+            if resume is None:
+                raise ctx.dying  # no way to start the system again: the crash ends the run
+            ctx.restart()
+            call = resume
 
     def on_deadline(task: asyncio.Task[Any]) -> None:
         if not task.done():
@@ -117,6 +154,7 @@ def _run_async(
             except BaseException as exc:  # the system's own failure, re-raised by the caller
                 error = exc
             handle.cancel()
+            ctx.on_crash = None
             _finish(ctx, output, error, outcome["deadline"], deadline)
             _cancel_leftovers(loop)
             loop.run_until_complete(loop.shutdown_asyncgens())
@@ -125,6 +163,50 @@ def _run_async(
         asyncio.set_event_loop(None)
         loop.close()
     return output, error, outcome["deadline"]
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def _stop_incarnation(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel every task of a crashed incarnation (all tasks but the runner's) and let them end."""
+    me = asyncio.current_task()
+    pending = [t for t in asyncio.all_tasks(loop) if t is not me and not t.done()]
+    for task in pending:
+        task.cancel("brownout: the system's process crashed")
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _run_sync(
+    ctx: RunContext,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    resume: Callable[..., Any] | None,
+) -> tuple[Any, BaseException | None]:
+    """Run a sync entry point in this thread, starting it again with ``resume`` after each crash."""
+    call = fn
+    while True:
+        output: Any = None
+        error: BaseException | None = None
+        try:
+            output = call(*args, **kwargs)
+            if inspect.isawaitable(output):
+                raise ConfigError(
+                    f"{ctx.entry} returned an awaitable from a sync call; pass the async function "
+                    "itself (not a lambda around it) so that it runs on the virtual clock."
+                )
+        except BaseException as exc:
+            error = exc
+        if ctx.dying is None:
+            return output, error
+        if resume is None:
+            return None, ctx.dying
+        ctx.restart()
+        call = resume
 
 
 def _copy_context() -> Any:
@@ -178,17 +260,32 @@ def run_system(
     entry: str | None = None,
     meta: dict[str, Any] | None = None,
     run_id: str | None = None,
+    resume: Callable[..., Any] | None = None,
 ) -> Run:
     """Run ``fn(*args, **kwargs)`` once as a run and return the :class:`Run`.
 
     The system's own exception does not propagate: it is on ``Run.error`` (callers
     decide whether to re-raise). Harness errors (a cassette miss the system swallowed,
     say) are raised after the run, with the run log kept on the exception as ``.run``.
+
+    ``resume`` says how the system starts again after a crash (a ``crash_*`` fault): it is
+    called with the same arguments as ``fn``, in the same run, after the crashed
+    incarnation's tasks are gone, and picks up from what survived (a durable
+    ``StateStore``, a framework's checkpointer, the world's effects). What ``resume``
+    returns is the run's output. Without it, a crash ends the run (status ``killed``).
     """
+    if resume is not None and not callable(resume):
+        raise ConfigError(
+            f"resume={resume!r} is not callable. Pass the function that starts the system again from "
+            "its durable state, called with the same arguments as the entry point (e.g. for LangGraph, "
+            "a function that invokes the graph with None and the same thread_id)."
+        )
     from harness._capture import _llm
 
     activate_adapters()  # instrument the agent frameworks the program imported (harness/_adapters)
     kwargs = dict(kwargs or {})
+    if resume is not None:
+        meta = {**(meta or {}), "resume": entry_name(resume)}
     ctx = RunContext(
         entry=entry or entry_name(fn),
         hooks=hooks,
@@ -214,26 +311,18 @@ def run_system(
         ctx.hooks.run_start(ctx)
         try:
             if is_async:
-                output, error, deadline_passed = _run_async(ctx, fn, args, kwargs, deadline)
+                output, error, deadline_passed = _run_async(ctx, fn, args, kwargs, deadline, resume)
             else:
                 clock = LogicalClock()
                 ctx.set_clock(lambda: clock.now)
                 thread = threading.get_ident()
                 with patched_time(thread, lambda: clock.now, clock.sleep):
-                    try:
-                        output = fn(*args, **kwargs)
-                        if inspect.isawaitable(output):
-                            raise ConfigError(
-                                f"{ctx.entry} returned an awaitable from a sync call; pass the async "
-                                "function "
-                                "itself (not a lambda around it) so that it runs on the virtual clock."
-                            )
-                    except BaseException as exc:
-                        error = exc
+                    output, error = _run_sync(ctx, fn, args, kwargs, resume)
                 deadline_passed = clock.now >= deadline
                 _finish(ctx, output, error, deadline_passed, deadline)
         finally:
             ctx.hooks.run_end(ctx)
+            ctx.remove_run_dir()
     run = Run(
         output=output,
         log=ctx.log,

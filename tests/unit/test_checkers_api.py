@@ -29,6 +29,8 @@ TWELVE = [
     "tool_error_as_result",
     "phantom_completion",
 ]
+# Default too, after the opt-in ones: they say something only about a run that crashed and restarted.
+RESTART = ["redone_side_effect", "resume_parity"]
 # Opt-in: it cannot tell a call recovered with a correct fallback value from a swallowed one.
 OPT_IN = ["unhandled_tool_failure"]
 
@@ -54,6 +56,7 @@ def names(violations: list[harness.Violation]) -> list[str]:
 # -- registry --------------------------------------------------------------------------------
 def test_the_twelve_checkers_are_registered_by_default_in_order() -> None:
     assert [c.name for c in get_checkers("default")][:12] == TWELVE
+    assert [c.name for c in get_checkers("default")][12:] == RESTART
     assert {c.name for c in get_checkers("all")} >= set(TWELVE) | set(OPT_IN)
     assert not {c.name for c in get_checkers("default")} & set(OPT_IN)
     assert all(c.summary and not c.summary.startswith(c.name) for c in get_checkers("all"))
@@ -251,7 +254,7 @@ def test_brownout_check_exit_codes_and_output(tmp_path: Path, capsys: pytest.Cap
     bad = _write(tmp_path, "bad.jsonl", _fetch(park=False))
     good = _write(tmp_path, "good.jsonl", _fetch(park=True))
     assert cli(["check", str(good)]) == 0
-    assert "ok (12 checkers, no violations)" in capsys.readouterr().out
+    assert "ok (14 checkers, no violations)" in capsys.readouterr().out
     assert cli(["check", str(bad)]) == 0  # the default set accepts a caught error replaced by a value
     capsys.readouterr()
     assert cli(["check", "--checks", "all", str(bad)]) == 1

@@ -148,7 +148,7 @@ def test_bad_plans_get_clear_errors(text: str, expected: str) -> None:
 def test_effect_kinds_per_site() -> None:
     assert "rate_limit" in effect_kinds("llm") and "rate_limit" not in effect_kinds("tool")
     assert set(effect_kinds("message")) == {"drop", "duplicate", "delay", "reorder"}
-    assert set(effect_kinds("state")) == {"corrupt", "stale_read", "lost_write"}
+    assert set(effect_kinds("state")) == {"corrupt", "stale_read", "lost_write", "crash_after_checkpoint"}
     assert set(effect_kinds("worker")) == {"kill", "hang"}
     assert {
         "latency",

@@ -18,6 +18,8 @@ PINNED: dict[str, set[str]] = {
         "checker", "constraint", "current_run", "dead_letter", "escalate", "handoff", "instrument",
         "llm_call", "load_profile", "postcondition", "record", "redundant", "register_profile",
         "register_semantic_check", "run_checks", "run_system", "spawn", "tool",
+        # crash and restart
+        "ProcessCrashed", "run_dir",
     },
     "faults": {
         "AckLost", "Bandwidth", "Chance", "ContextLengthExceeded", "Corrupt", "DeadlineCancelled", "Delay",
@@ -31,6 +33,9 @@ PINNED: dict[str, set[str]] = {
         "AlteredField", "DroppedItem", "PerturbedValue", "StaleResult",
         # shared-budget faults
         "Balloon", "Shrink",
+        # crash-restart kill points
+        "KILL_POINTS", "CrashAfterCheckpoint", "CrashAfterEffect", "CrashBeforeEffect", "CrashMidCall",
+        "CrashMidStream",
     },
     "judges": {
         "QWEN_JUDGE", "JudgeModelError", "JudgeModelFile", "assemble_judge_model", "judge_model_cache",
@@ -56,6 +61,8 @@ PINNED: dict[str, set[str]] = {
         "RewriteReply", "Respond", "StepDecision", "DropMessage", "DuplicateMessage", "DelayMessage",
         "HoldMessage", "MessageDecision", "ServeStale", "CorruptWrite", "LoseWrite", "StateDecision",
         "DeadlineCancelled", "carry_out", "acarry_out",
+        # crash and restart: a step cut off part-way, a write whose ack is lost, the crash itself
+        "Interrupt", "WriteThenFail", "crash_process",
     },
     "harness.checkers": {
         "Checker", "CheckerSpec", "ConstraintJudge", "HandoffRubricJudge", "Violation", "checker",
