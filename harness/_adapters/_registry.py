@@ -39,9 +39,17 @@ SUPPORTED: dict[str, Adapter] = {
     for a in (
         Adapter("agents", ("agents",), "harness._adapters._agents_sdk", "openai-agents"),
         Adapter("langgraph", ("langgraph",), "harness._adapters._langgraph", "langgraph"),
+        Adapter("pydantic_ai", ("pydantic_ai",), "harness._adapters._pydantic_ai", "pydantic-ai-slim"),
+        Adapter("crewai", ("crewai",), "harness._adapters._crewai", "crewai"),
     )
 }
-_ALIASES = {"openai-agents": "agents", "openai_agents": "agents", "agents-sdk": "agents"}
+_ALIASES = {
+    "openai-agents": "agents",
+    "openai_agents": "agents",
+    "agents-sdk": "agents",
+    "pydantic-ai": "pydantic_ai",
+    "pydanticai": "pydantic_ai",
+}
 
 _lock = threading.Lock()
 _installed: set[str] = set()
