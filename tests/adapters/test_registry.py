@@ -19,7 +19,7 @@ def test_a_run_does_not_import_frameworks_the_program_did_not() -> None:
         "from harness import run_system\n"
         "run = run_system(lambda: 1)\n"
         "assert run.output == 1\n"
-        "frameworks = ('agents', 'langgraph', 'langchain_core', 'langchain_openai')\n"
+        "frameworks = ('agents', 'langgraph', 'langchain_core', 'langchain_openai', 'crewai')\n"
         "print(sorted(m for m in frameworks if m in sys.modules))\n"
     )
     out = subprocess.run(
@@ -46,8 +46,8 @@ def test_selection(value: Any, expected: set[str], adapters_selection: Any) -> N
 
 
 def test_unknown_adapter_is_a_config_error(adapters_selection: Any) -> None:
-    with pytest.raises(ConfigError, match=r"unknown framework adapter 'crewai'.*agents, langgraph"):
-        adapters_selection("crewai")
+    with pytest.raises(ConfigError, match=r"unknown framework adapter 'smolagents'.*agents, langgraph"):
+        adapters_selection("smolagents")
     with pytest.raises(ConfigError, match="unknown framework adapter"):
         harness.instrument("autogen")
 
