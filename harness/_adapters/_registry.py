@@ -40,6 +40,7 @@ SUPPORTED: dict[str, Adapter] = {
         Adapter("agents", ("agents",), "harness._adapters._agents_sdk", "openai-agents"),
         Adapter("langgraph", ("langgraph",), "harness._adapters._langgraph", "langgraph"),
         Adapter("pydantic_ai", ("pydantic_ai",), "harness._adapters._pydantic_ai", "pydantic-ai-slim"),
+        Adapter("crewai", ("crewai",), "harness._adapters._crewai", "crewai"),
     )
 }
 _ALIASES = {
