@@ -47,9 +47,10 @@ __all__ = ["install"]
 NAME = "crewai"
 _MARK = "__brownout_crewai__"
 
-# Set while a tool site runs: the same call reaching a second wrapped method (a structured
-# tool invoking its BaseTool) is not a second site.
-_IN_TOOL: contextvars.ContextVar[bool] = contextvars.ContextVar("brownout_crewai_tool", default=False)
+# The tool whose site is running: the same call reaching a second wrapped method of the same
+# tool (a structured tool invoking its BaseTool) is not a second site. A delegated agent's own
+# tool calls are (execute_task clears it).
+_IN_TOOL: contextvars.ContextVar[object | None] = contextvars.ContextVar("brownout_crewai_tool", default=None)
 # A delegation on its way to the coworker: (source agent, task, context).
 _DELEGATION: contextvars.ContextVar[tuple[str | None, str, str] | None] = contextvars.ContextVar(
     "brownout_crewai_delegation", default=None
@@ -88,8 +89,12 @@ def _wrap_execute_task(original: Callable[..., Any]) -> Callable[..., Any]:
             return original(self, task, *args, **kwargs)
         name = agent_name(self)
         _delegated_to(name)
-        with agent(name):
-            return original(self, task, *args, **kwargs)
+        token = _IN_TOOL.set(None)
+        try:
+            with agent(name):
+                return original(self, task, *args, **kwargs)
+        finally:
+            _IN_TOOL.reset(token)
 
     setattr(execute_task, _MARK, True)
     return execute_task
@@ -102,8 +107,12 @@ def _wrap_aexecute_task(original: Callable[..., Any]) -> Callable[..., Any]:
             return await original(self, task, *args, **kwargs)
         name = agent_name(self)
         _delegated_to(name)
-        async with agent(name):
-            return await original(self, task, *args, **kwargs)
+        token = _IN_TOOL.set(None)
+        try:
+            async with agent(name):
+                return await original(self, task, *args, **kwargs)
+        finally:
+            _IN_TOOL.reset(token)
 
     setattr(aexecute_task, _MARK, True)
     return aexecute_task
@@ -182,13 +191,13 @@ def _note_delegation(crew_tool: Any, arguments: dict[str, Any]) -> None:
 def _wrap_run(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def run(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not _active() or _IN_TOOL.get():
+        if not _active() or _IN_TOOL.get() is self:
             return original(self, *args, **kwargs)
         name = str(sanitize_tool_name(self.name))
         arguments = _arguments(args, kwargs)
 
         def call(**_: Any) -> Any:
-            token = _IN_TOOL.set(True)
+            token = _IN_TOOL.set(self)
             try:
                 _note_delegation(self, arguments)
                 return original(self, *args, **kwargs)
@@ -205,13 +214,13 @@ def _wrap_run(original: Callable[..., Any]) -> Callable[..., Any]:
 def _wrap_arun(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     async def arun(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not _active() or _IN_TOOL.get():
+        if not _active() or _IN_TOOL.get() is self:
             return await original(self, *args, **kwargs)
         name = str(sanitize_tool_name(self.name))
         arguments = _arguments(args, kwargs)
 
         async def call(**_: Any) -> Any:
-            token = _IN_TOOL.set(True)
+            token = _IN_TOOL.set(self)
             try:
                 _note_delegation(self, arguments)
                 return await original(self, *args, **kwargs)
@@ -234,15 +243,16 @@ def _structured_target(structured: Any) -> Any:
 def _wrap_invoke(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def invoke(self: Any, input: Any, config: Any = None, **kwargs: Any) -> Any:
-        if not _active() or _IN_TOOL.get():
+        target = _structured_target(self)
+        if not _active() or _IN_TOOL.get() is target:
             return original(self, input, config, **kwargs)
         name = str(sanitize_tool_name(self.name))
         arguments = dict(input) if isinstance(input, dict) else {"input": input}
 
         def call(**_: Any) -> Any:
-            token = _IN_TOOL.set(True)
+            token = _IN_TOOL.set(target)
             try:
-                _note_delegation(_structured_target(self), arguments)
+                _note_delegation(target, arguments)
                 return original(self, input, config, **kwargs)
             finally:
                 _IN_TOOL.reset(token)
@@ -257,15 +267,16 @@ def _wrap_invoke(original: Callable[..., Any]) -> Callable[..., Any]:
 def _wrap_ainvoke(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     async def ainvoke(self: Any, input: Any, config: Any = None, **kwargs: Any) -> Any:
-        if not _active() or _IN_TOOL.get():
+        target = _structured_target(self)
+        if not _active() or _IN_TOOL.get() is target:
             return await original(self, input, config, **kwargs)
         name = str(sanitize_tool_name(self.name))
         arguments = dict(input) if isinstance(input, dict) else {"input": input}
 
         async def call(**_: Any) -> Any:
-            token = _IN_TOOL.set(True)
+            token = _IN_TOOL.set(target)
             try:
-                _note_delegation(_structured_target(self), arguments)
+                _note_delegation(target, arguments)
                 return await original(self, input, config, **kwargs)
             finally:
                 _IN_TOOL.reset(token)
