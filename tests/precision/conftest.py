@@ -14,11 +14,10 @@ Select the corpus with ``-m precision``.
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from _support.chaos_outcome import Failure, Outcome, parse_outcome
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -40,89 +39,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if HERE in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.precision)
-
-
-@dataclass
-class Failure:
-    """One failure an exploration reported: its shrunk plan and the first lines of what was violated."""
-
-    runs: int | None
-    plan: list[str]
-    violated: list[str]
-
-    @property
-    def plan_size(self) -> int:
-        return len(self.plan)
-
-    def summary(self) -> str:
-        head = " | ".join(v[:200] for v in self.violated[:3])
-        plan = "; ".join(self.plan) or "none"
-        return f"after {self.runs} run(s), plan ({self.plan_size}): {plan}; violated: {head}"
-
-
-@dataclass
-class Outcome:
-    """What one inner ``pytest --chaos`` run said, parsed from its output."""
-
-    passed: bool
-    text: str
-    failures: list[Failure]
-
-    def summary(self) -> str:
-        if self.passed:
-            return "passed"
-        if not self.failures:
-            return "failed (unparsed output)"
-        return " || ".join(f.summary() for f in self.failures)
-
-    def caught_by(self, checker: str) -> Failure | None:
-        """The first failure whose first violated lines name ``checker``."""
-        for failure in self.failures:
-            head = "\n".join(failure.violated[:3])
-            if f"[{checker}," in head or checker in head:
-                return failure
-        return None
-
-
-_PREFIX = re.compile(r"^(E\s)?[\s|]*")
-
-
-def _clean(line: str) -> str:
-    return _PREFIX.sub("", line).rstrip()
-
-
-def _parse(text: str, passed: bool) -> Outcome:
-    lines = [_clean(line) for line in text.splitlines()]
-    failures: list[Failure] = []
-    seen: set[tuple[str, ...]] = set()
-    for i, line in enumerate(lines):
-        found = re.search(r"falsified after (\d+) run\(s\).*smallest failing fault plan", line)
-        if not found:
-            continue
-        plan: list[str] = []
-        violated: list[str] = []
-        j = i + 1
-        while j < len(lines) and re.match(r"\d+\. ", lines[j]):
-            plan.append(lines[j])
-            j += 1
-        if j < len(lines) and lines[j] == "violated:":
-            for nxt in lines[j + 1 : j + 8]:
-                if nxt.startswith(("run log:", "reproduce:")):
-                    break
-                violated.append(nxt)
-        key = (*plan, *violated)
-        if key not in seen:  # pytest prints the message twice (repr and longrepr)
-            seen.add(key)
-            failures.append(Failure(int(found.group(1)), plan, violated))
-    if not passed and not failures:
-        # the fault-free baseline run failed: a plan of 0 faults; what failed is the first E line
-        raw = text.splitlines()
-        for i, line in enumerate(raw):
-            if line.startswith("E ") and re.search(r"(ViolationsFound|AssertionError|SystemCrashed)", line):
-                violated = [_clean(nxt) for nxt in raw[i : i + 4] if nxt.startswith("E")]
-                failures.append(Failure(0, [], violated))
-                break
-    return Outcome(passed=passed, text=text, failures=failures)
 
 
 class Twins:
@@ -153,7 +69,7 @@ class Twins:
         outcomes = result.parseoutcomes()
         text = result.stdout.str()
         passed = outcomes.get("passed", 0) == 1 and not outcomes.get("failed") and not outcomes.get("errors")
-        outcome = _parse(text, passed)
+        outcome = parse_outcome(text, passed)
         print(f"[precision] {self.name}.{entry} seed={seed}: {outcome.summary()}")
         return outcome
 
