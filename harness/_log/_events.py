@@ -200,6 +200,9 @@ class Handoff(EventBase):
     valid: bool | None = None
     errors: list[str] = Field(default_factory=list)
     constraints: list[Any] = Field(default_factory=list)
+    # What a judge is to ask of the payload (``handoff(..., rubric=...)``): a question, rubric
+    # data, or the path of a rubric file. Recorded only; the judges evaluate it in goal_drift.
+    rubric: Any = None
 
 
 class MessageSend(EventBase):
