@@ -10,6 +10,7 @@ Public names only; internals live in ``_private`` modules, each importing only t
 below it (``lint-imports`` checks there is no cycle)::
 
     _attacks, _reference          the recorded measurements (``python -m judges.attacks`` ...)
+    _handoff                      semantic assertions at handoffs (the goal_drift.rubric check)
     _semantic, _calibrate         judge-backed checkers; agreement with human labels
     _ensemble                     several judges voting
     _judge                        Judge (an OpenAI-compatible model) and judge()
@@ -24,6 +25,7 @@ below it (``lint-imports`` checks there is no cycle)::
     _model, _errors               the models' base; the exception tree
 """
 
+from judges import _handoff  # noqa: F401  # registers the goal_drift.rubric semantic check
 from judges._cache import VerdictCache
 from judges._calibrate import Calibration, LabelledExample, calibrate, cohen_kappa, labelled_set
 from judges._ensemble import Ensemble
@@ -46,7 +48,7 @@ from judges._semantic import (
     constraint_check,
     rubric_postcondition,
 )
-from judges._verdict import CriterionScore, JudgeSpec, Verdict
+from judges._verdict import CriterionScore, JudgeSpec, ScoreSpread, Verdict
 
 __all__ = [
     "CONSTRAINT_RUBRIC",
@@ -66,6 +68,7 @@ __all__ = [
     "LabelledExample",
     "Rubric",
     "RubricError",
+    "ScoreSpread",
     "Verdict",
     "VerdictCache",
     "VerdictFailed",

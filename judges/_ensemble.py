@@ -10,12 +10,22 @@ asks one model ``n`` times with distinct seeds and delimiters. Members' verdicts
 
 Agreement is reported: ``verdict.agreement`` is the share of scored members whose
 pass/fail equals the combined one, and each criterion's ``agreement`` the share of
-members that gave the combined score. An indeterminate member makes the ensemble
+members that gave the combined score. Variance is reported too: ``verdict.spread`` (a
+:class:`~judges.ScoreSpread`) holds the lowest, highest and mean member total, their
+standard deviation and the share of members on the majority side, so a verdict that a
+second sample could flip shows as one. An indeterminate member makes the ensemble
 indeterminate; unscored members are left out, and if all are unscored so is the ensemble.
+The ensemble's token cost is the sum of its members'.
+
+``Ensemble.samples(judge, n)`` varies only the seed (0..n-1, sent to the endpoint) and the
+fence delimiter per member, at ``temperature`` 0.7 by default: each member's request is
+fixed, so the samples are recorded once and replay exactly. ``await ensemble.aevaluate(...)``
+asks the members concurrently.
 """
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,10 +34,10 @@ from typing import Any, Literal
 from judges._errors import JudgeConfigError
 from judges._judge import Judge
 from judges._model import validated
-from judges._protocol import JudgeLike, VerdictCallback
+from judges._protocol import JudgeLike, JudgePrompt, VerdictCallback
 from judges._registry import build_judge, register_judge
 from judges._rubric import Rubric
-from judges._verdict import CriterionScore, JudgeSpec, Verdict
+from judges._verdict import CriterionScore, JudgeSpec, ScoreSpread, Verdict
 
 __all__ = ["Combine", "Ensemble"]
 
@@ -91,6 +101,8 @@ class Ensemble(JudgeLike):
                 f"Ensemble.samples(n={n!r}): n must be an int >= 2. Rule: one sample is just the judge "
                 "itself. Fix: n=3."
             )
+        if judge.cassette is not None:
+            judge.open_cassette()  # the members share one open cassette: their recordings stay together
         return cls(
             [judge.replace(sample=i, seed=i, temperature=temperature) for i in range(n)], combine=combine
         )
@@ -105,9 +117,53 @@ class Ensemble(JudgeLike):
     def __repr__(self) -> str:
         return f"Ensemble({len(self.members)} members, combine={self.combine!r})"
 
-    def _verdict(self, text: str, rubric: Rubric, context: str | None, log: Any) -> Verdict:
-        verdicts = [m._verdict(text, rubric, context, log) for m in self.members]
+    def _verdict(
+        self, text: str, rubric: Rubric, context: str | None, log: Any, prompt: JudgePrompt | None = None
+    ) -> Verdict:
+        verdicts = [member_verdict(m, text, rubric, context, log, prompt) for m in self.members]
         return combine_verdicts(verdicts, rubric, self.combine, self.spec, text, context)
+
+    async def _averdict(
+        self, text: str, rubric: Rubric, context: str | None, log: Any, prompt: JudgePrompt | None = None
+    ) -> Verdict:
+        verdicts = await asyncio.gather(
+            *(amember_verdict(m, text, rubric, context, log, prompt) for m in self.members)
+        )
+        return combine_verdicts(verdicts, rubric, self.combine, self.spec, text, context)
+
+
+def member_verdict(
+    judge: JudgeLike, text: str, rubric: Rubric, context: str | None, log: Any, prompt: JudgePrompt | None
+) -> Verdict:
+    """``judge._verdict(...)``, passing ``prompt`` on only when given (a user's judge may take none)."""
+    if prompt is None:
+        return judge._verdict(text, rubric, context, log)
+    return judge._verdict(text, rubric, context, log, prompt)  # type: ignore[call-arg]
+
+
+async def amember_verdict(
+    judge: JudgeLike, text: str, rubric: Rubric, context: str | None, log: Any, prompt: JudgePrompt | None
+) -> Verdict:
+    """:func:`member_verdict`, awaited."""
+    if prompt is None:
+        return await judge._averdict(text, rubric, context, log)
+    return await judge._averdict(text, rubric, context, log, prompt)  # type: ignore[call-arg]
+
+
+def score_spread(scored: Sequence[Verdict]) -> ScoreSpread | None:
+    """The spread of scored members' totals (None without a scored member)."""
+    totals = [float(v.total) for v in scored if v.total is not None]
+    if not totals:
+        return None
+    yes = sum(1 for v in scored if v.passed)
+    return ScoreSpread(
+        n=len(totals),
+        low=round(min(totals), 6),
+        high=round(max(totals), 6),
+        mean=round(statistics.fmean(totals), 6),
+        stdev=round(statistics.stdev(totals), 6) if len(totals) > 1 else 0.0,
+        majority=round(max(yes, len(scored) - yes) / len(scored), 6),
+    )
 
 
 def combine_verdicts(
@@ -126,6 +182,8 @@ def combine_verdicts(
         "candidate": text,
         "context": context,
         "members": members,
+        "prompt_tokens": sum(v.prompt_tokens for v in members),
+        "completion_tokens": sum(v.completion_tokens for v in members),
     }
     empty = tuple(
         CriterionScore(criterion=c.name, score=None, low=c.low, high=c.high, weight=c.weight)
@@ -167,6 +225,7 @@ def combine_verdicts(
         combined[c.name] = value
         agreement[c.name] = round(sum(1 for v in values if v == value) / len(values), 6)
     total = rubric.total(combined)
+    base["spread"] = score_spread(scored)
     if combine == "median":
         passed: bool | None = rubric.passes(total)
     else:

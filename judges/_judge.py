@@ -31,11 +31,19 @@ from judges._cache import VerdictCache
 from judges._candidate import active_run, substituted_steps
 from judges._errors import JudgeConfigError, MalformedReply
 from judges._prompt import PROMPT_STYLES, PromptStyle, build_messages, reply_schema, retry_message
-from judges._protocol import JudgeLike, VerdictCallback
+from judges._protocol import JudgeLike, JudgePrompt, VerdictCallback
 from judges._registry import register_judge
 from judges._reply import empty_verdict, parse_reply, scored_verdict
 from judges._rubric import Rubric
-from judges._transport import MISS_POLICIES, RECORD_MODES, MissPolicy, RecordMode, Transport, public_url
+from judges._transport import (
+    MISS_POLICIES,
+    RECORD_MODES,
+    MissPolicy,
+    RecordMode,
+    Reply,
+    Transport,
+    public_url,
+)
 from judges._verdict import JudgeSpec, Verdict
 
 if TYPE_CHECKING:
@@ -43,7 +51,7 @@ if TYPE_CHECKING:
 
     from harness.cassettes import Cassette
 
-__all__ = ["Judge", "judge"]
+__all__ = ["Judge", "default_judge", "judge"]
 
 
 class Judge(JudgeLike):
@@ -72,6 +80,8 @@ class Judge(JudgeLike):
         miss: What a cassette miss does: ``strict``, ``nearest``, ``live``.
         client: An ``openai.OpenAI`` client to use instead of building one (tests plug an
             in-process transport in here).
+        async_client: An ``openai.AsyncOpenAI`` client for :meth:`aevaluate` (default: one built
+            per call from ``base_url``, ``api_key`` and ``timeout``).
 
     Raises:
         JudgeConfigError: An argument breaks its rule; the message names it, its value and the fix.
@@ -95,6 +105,7 @@ class Judge(JudgeLike):
         record_mode: RecordMode = "none",
         miss: MissPolicy = "strict",
         client: openai.OpenAI | None = None,
+        async_client: openai.AsyncOpenAI | None = None,
     ) -> None:
         self.model = _check_model(model or os.environ.get("BROWNOUT_JUDGE_MODEL") or None)
         _check_arguments(
@@ -132,6 +143,7 @@ class Judge(JudgeLike):
             record_mode=record_mode,
             miss=miss,
             client=client,
+            async_client=async_client,
         )
         self.on_verdict: list[VerdictCallback] = []
 
@@ -193,6 +205,7 @@ class Judge(JudgeLike):
             "record_mode": self.record_mode,
             "miss": self.miss,
             "client": self._transport.given_client,
+            "async_client": self._transport.given_async_client,
         }
         args.update(changes)
         other = Judge(**args)
@@ -219,13 +232,38 @@ class Judge(JudgeLike):
         return self._transport.client()
 
     # -- judging -------------------------------------------------------------------------------
-    def _verdict(self, text: str, rubric: Rubric, context: str | None, log: Any) -> Verdict:
+    def _verdict(
+        self, text: str, rubric: Rubric, context: str | None, log: Any, prompt: JudgePrompt | None = None
+    ) -> Verdict:
+        early, key = self._before(text, rubric, context, log, prompt)
+        if early is not None:
+            return early
+        asking = _Asking(self, rubric, text, context, prompt)
+        while (request := asking.request()) is not None:
+            asking.take(self._transport.complete(request))
+        return self._after(asking.verdict(), key)
+
+    async def _averdict(
+        self, text: str, rubric: Rubric, context: str | None, log: Any, prompt: JudgePrompt | None = None
+    ) -> Verdict:
+        early, key = self._before(text, rubric, context, log, prompt)
+        if early is not None:
+            return early
+        asking = _Asking(self, rubric, text, context, prompt)
+        while (request := asking.request()) is not None:
+            asking.take(await self._transport.acomplete(request))
+        return self._after(asking.verdict(), key)
+
+    def _before(
+        self, text: str, rubric: Rubric, context: str | None, log: Any, prompt: JudgePrompt | None
+    ) -> tuple[Verdict | None, str | None]:
+        """(a verdict that needs no call, the cache key): indeterminate on substituted content, or a hit."""
         steps = substituted_steps(log)
         active = active_run()
         if active is not None and active.log is not log:
             steps += substituted_steps(active.log)
         if steps:
-            return empty_verdict(
+            verdict = empty_verdict(
                 rubric,
                 "indeterminate",
                 f"the candidate comes from a run whose LLM calls at steps {steps} were answered by "
@@ -236,75 +274,28 @@ class Judge(JudgeLike):
                 candidate=text,
                 context=context,
             )
-        key = None
-        if self.cache is not None:
-            key = self.cache.key(self.spec, rubric, text, context)
-            hit = self.cache.get(key)
-            if hit is not None:
-                return hit.model_copy(update={"cached": True})
-        verdict = self._ask(rubric, text, context)
+            return verdict, None
+        if self.cache is None:
+            return None, None
+        # A custom prompt asks something else of the same candidate: it gets its own cache entries.
+        keyed = context if prompt is None else f"{context}\x00prompt={prompt.name}"
+        key = self.cache.key(self.spec, rubric, text, keyed)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit.model_copy(update={"cached": True}), key
+        return None, key
+
+    def _after(self, verdict: Verdict, key: str | None) -> Verdict:
         if self.cache is not None and key is not None and verdict.status == "scored":
             self.cache.put(key, verdict)
         return verdict
 
-    def _ask(self, rubric: Rubric, text: str, context: str | None) -> Verdict:
-        messages: list[dict[str, str]] = build_messages(self.prompt, rubric, text, context, self.sample)
-        raw: list[str] = []
-        substituted: list[int] = []
-        problem = ""
-        for attempt in range(2):
-            reply, subs = self._transport.complete(self._request(messages, rubric))
-            raw.append(reply)
-            substituted += subs
-            try:
-                scores, rationale = parse_reply(reply, rubric)
-            except MalformedReply as exc:
-                problem = str(exc)
-                if attempt == 0:
-                    messages = [
-                        *messages,
-                        {"role": "assistant", "content": reply},
-                        retry_message(problem, rubric),
-                    ]
-                continue
-            if substituted:
-                return empty_verdict(
-                    rubric,
-                    "indeterminate",
-                    f"the judge's own call was answered by substituted content (cassette miss under the "
-                    f"'nearest' policy, step(s) {substituted}): the scores are another request's reply. "
-                    "Record the judge's calls for this candidate (record_mode 'new_episodes').",
-                    judge=self.spec,
-                    candidate=text,
-                    context=context,
-                    raw=raw,
-                    rationale=rationale,
-                )
-            return scored_verdict(
-                rubric,
-                scores,
-                rationale=rationale,
-                raw=raw,
-                judge=self.spec,
-                candidate=text,
-                context=context,
-            )
-        return empty_verdict(
-            rubric,
-            "unscored",
-            f"the judge's reply was malformed twice (last problem: {problem}); the raw replies are kept. "
-            "A small judge model or a low max_tokens often causes this: try a larger model, constrain=True "
-            "or a higher max_tokens.",
-            judge=self.spec,
-            candidate=text,
-            context=context,
-            raw=raw,
-        )
-
-    def _request(self, messages: list[dict[str, str]], rubric: Rubric) -> dict[str, Any]:
+    def _request(
+        self, messages: list[dict[str, str]], rubric: Rubric, prompt: JudgePrompt | None = None
+    ) -> dict[str, Any]:
         response_format: dict[str, Any] = {"type": "json_object"}
         if self.constrain:
-            response_format["schema"] = reply_schema(rubric)
+            response_format["schema"] = (prompt or _StylePrompt(self.prompt)).schema(rubric)
         request: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
@@ -315,6 +306,104 @@ class Judge(JudgeLike):
         if self.seed is not None:
             request["seed"] = self.seed
         return request
+
+
+class _Asking:
+    """One verdict being asked for: the request to send next, the replies so far, the verdict.
+
+    Shared by the sync and the async call, which differ only in how they send a request:
+    ``while (request := asking.request()) is not None: asking.take(send(request))``.
+    A malformed reply is asked again once, saying what was wrong; a second malformed reply
+    makes the verdict *unscored*; a reply that was substituted content makes it *indeterminate*.
+    """
+
+    def __init__(
+        self, judge: Judge, rubric: Rubric, text: str, context: str | None, prompt: JudgePrompt | None
+    ) -> None:
+        self.judge = judge
+        self.rubric = rubric
+        self.text = text
+        self.context = context
+        self.prompt: JudgePrompt = prompt if prompt is not None else _StylePrompt(judge.prompt)
+        self.messages: list[dict[str, str]] = self.prompt.messages(rubric, text, context, judge.sample)
+        self.raw: list[str] = []
+        self.substituted: list[int] = []
+        self.tokens = [0, 0]
+        self.problem = ""
+        self.result: tuple[dict[str, int], str] | None = None
+
+    def request(self) -> dict[str, Any] | None:
+        """The next request to send, or None when the verdict is decided."""
+        if self.result is not None or len(self.raw) >= 2:
+            return None
+        return self.judge._request(self.messages, self.rubric, self.prompt)
+
+    def take(self, reply: Reply) -> None:
+        self.raw.append(reply.text)
+        self.substituted += reply.substituted
+        self.tokens[0] += reply.prompt_tokens
+        self.tokens[1] += reply.completion_tokens
+        try:
+            self.result = parse_reply(reply.text, self.rubric)
+        except MalformedReply as exc:
+            self.problem = str(exc)
+            self.messages = [
+                *self.messages,
+                {"role": "assistant", "content": reply.text},
+                self.prompt.retry(self.problem, self.rubric),
+            ]
+
+    def verdict(self) -> Verdict:
+        judge, rubric = self.judge, self.rubric
+        common: dict[str, Any] = {
+            "judge": judge.spec,
+            "candidate": self.text,
+            "context": self.context,
+            "raw": self.raw,
+        }
+        if self.result is None:
+            verdict = empty_verdict(
+                rubric,
+                "unscored",
+                f"the judge's reply was malformed twice (last problem: {self.problem}); the raw replies are "
+                "kept. A small judge model or a low max_tokens often causes this: try a larger model, "
+                "constrain=True or a higher max_tokens.",
+                **common,
+            )
+        elif self.substituted:
+            verdict = empty_verdict(
+                rubric,
+                "indeterminate",
+                f"the judge's own call was answered by substituted content (cassette miss under the "
+                f"'nearest' policy, step(s) {self.substituted}): the scores are another request's reply. "
+                "Record the judge's calls for this candidate (record_mode 'new_episodes').",
+                rationale=self.result[1],
+                **common,
+            )
+        else:
+            verdict = scored_verdict(rubric, self.result[0], rationale=self.result[1], **common)
+        return verdict.model_copy(
+            update={"prompt_tokens": self.tokens[0], "completion_tokens": self.tokens[1]}
+        )
+
+
+class _StylePrompt:
+    """A :class:`~judges._protocol.JudgePrompt` from a prompt style of :mod:`judges._prompt`."""
+
+    def __init__(self, style: PromptStyle) -> None:
+        self.style: PromptStyle = style
+        self.name: str = style
+
+    def messages(
+        self, rubric: Rubric, candidate: str, context: str | None, sample: int
+    ) -> list[dict[str, str]]:
+        return build_messages(self.style, rubric, candidate, context, sample)
+
+    def schema(self, rubric: Rubric) -> dict[str, Any]:
+        return reply_schema(rubric)
+
+    def retry(self, problem: str, rubric: Rubric) -> dict[str, str]:
+        return retry_message(problem, rubric)
 
 
 def _bad(argument: str, value: Any, rule: str, fix: str) -> JudgeConfigError:
@@ -415,6 +504,14 @@ def _check_arguments(**args: Any) -> None:
 _DEFAULT: Judge | None = None
 
 
+def default_judge() -> Judge:
+    """The environment's judge, ``Judge()`` (built on first use; see :func:`judge`)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = Judge()
+    return _DEFAULT
+
+
 def judge(
     candidate: Any,
     rubric: Rubric | Mapping[str, Any] | str | os.PathLike[str],
@@ -429,12 +526,9 @@ def judge(
     (``BROWNOUT_JUDGE_MODEL``, ``BROWNOUT_JUDGE_BASE_URL``/``OPENAI_BASE_URL``); see
     :class:`Judge`. ``verdict = judge(run.output, rubric, context=task)``.
     """
-    global _DEFAULT
     chosen = using
     if chosen is None:
-        if _DEFAULT is None:
-            _DEFAULT = Judge()
-        chosen = _DEFAULT
+        chosen = default_judge()
     elif not isinstance(chosen, JudgeLike):
         raise JudgeConfigError(
             f"judge(..., using={chosen!r}): a {type(chosen).__name__} is not a judge. Rule: using is a "

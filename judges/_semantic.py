@@ -67,9 +67,20 @@ class _Config:
     judge: JudgeLike | None = None
     postconditions: dict[str, Rubric] = field(default_factory=dict)
     constraint_rubric: Rubric = CONSTRAINT_RUBRIC
+    handoff_rubrics: dict[str, str | Rubric] = field(default_factory=dict)
 
 
 _CONFIG = _Config()
+
+
+def configured_judge() -> JudgeLike | None:
+    """The judge set with :func:`configure_semantic_checks` (None: the environment's default)."""
+    return _CONFIG.judge
+
+
+def handoff_rubrics() -> dict[str, str | Rubric]:
+    """The assertions configured per handoff (``"source->target"``, target or ``"*"`` -> rubric)."""
+    return dict(_CONFIG.handoff_rubrics)
 
 
 def configure_semantic_checks(
@@ -77,19 +88,28 @@ def configure_semantic_checks(
     *,
     postconditions: Mapping[str, Rubric] | None = None,
     constraint_rubric: Rubric | None = None,
+    handoff_rubrics: Mapping[str, str | Rubric | Mapping[str, Any]] | None = None,
 ) -> None:
-    """Set the judge and rubrics the ``*_judged`` checkers use.
+    """Set the judge and rubrics the judge-backed checks use.
 
     Args:
         judge: The judge (default: the environment's default judge, see :func:`judges.judge`).
+            It also answers the assertions made at handoffs (``handoff(..., rubric=...)``).
         postconditions: Agent name -> the rubric its reported result must pass.
         constraint_rubric: The rubric for "is the constraint kept?" (default :data:`CONSTRAINT_RUBRIC`).
+        handoff_rubrics: Assertions for handoffs whose call you cannot edit (an agent framework's,
+            recorded by its adapter): ``"source->target"``, a target agent's name, or ``"*"`` ->
+            a question, a Rubric or rubric data. ``goal_drift`` asks the judge at each such handoff
+            (docs/judges.md, "Semantic assertions at handoffs").
 
     Raises:
-        JudgeConfigError: ``judge`` is not a judge, or ``postconditions`` is not agent name -> Rubric.
-        RubricError: ``constraint_rubric`` is not a Rubric.
+        JudgeConfigError: ``judge`` is not a judge, ``postconditions`` is not agent name -> Rubric,
+            or ``handoff_rubrics`` is not handoff key -> assertion.
+        RubricError: ``constraint_rubric`` is not a Rubric, or a ``handoff_rubrics`` value is
+            invalid rubric data.
     """
     _check_judge(judge, "configure_semantic_checks")
+    handoffs = _handoff_rubrics(handoff_rubrics)
     if postconditions is not None and not isinstance(postconditions, Mapping):
         raise JudgeConfigError(
             f"configure_semantic_checks(postconditions={postconditions!r}): a "
@@ -114,6 +134,39 @@ def configure_semantic_checks(
     _CONFIG.judge = judge
     _CONFIG.postconditions = dict(postconditions or {})
     _CONFIG.constraint_rubric = constraint_rubric or CONSTRAINT_RUBRIC
+    _CONFIG.handoff_rubrics = handoffs
+
+
+def _handoff_rubrics(given: object) -> dict[str, str | Rubric]:
+    """``handoff_rubrics`` checked: keys are handoff names, values questions or rubrics."""
+    if given is None:
+        return {}
+    fix = (
+        "Fix: handoff_rubrics={'writer': 'Does this brief still carry the $10,000 threshold?'} (keys: "
+        "'source->target', a target agent, or '*')."
+    )
+    if not isinstance(given, Mapping):
+        raise JudgeConfigError(
+            f"configure_semantic_checks(handoff_rubrics={given!r}): a {type(given).__name__} is not a "
+            f"mapping. Rule: it maps handoffs to the assertion a judge checks there. {fix}"
+        )
+    out: dict[str, str | Rubric] = {}
+    for key, value in given.items():
+        if not isinstance(key, str) or not key.strip():
+            raise JudgeConfigError(
+                f"configure_semantic_checks(handoff_rubrics={{{key!r}: ...}}): Rule: a key is "
+                f"'source->target', a target agent's name or '*'. {fix}"
+            )
+        if isinstance(value, Mapping):
+            value = Rubric.from_dict(value, source=f"handoff_rubrics[{key!r}]")
+        if not isinstance(value, Rubric) and not (isinstance(value, str) and value.strip()):
+            raise JudgeConfigError(
+                f"configure_semantic_checks(handoff_rubrics={{{key!r}: {value!r}}}): a "
+                f"{type(value).__name__} is not an assertion. Rule: a question (non-empty str), a "
+                f"judges.Rubric or rubric data. {fix}"
+            )
+        out[key] = value
+    return out
 
 
 def _check_judge(judge: object, where: str) -> None:

@@ -29,7 +29,7 @@ from judges._rubric import Rubric
 if TYPE_CHECKING:
     from judges._protocol import JudgeLike
 
-__all__ = ["CriterionScore", "JudgeSpec", "Verdict", "VerdictStatus"]
+__all__ = ["CriterionScore", "JudgeSpec", "ScoreSpread", "Verdict", "VerdictStatus"]
 
 VerdictStatus = Literal["scored", "unscored", "indeterminate"]
 
@@ -89,6 +89,37 @@ class CriterionScore(JudgesModel):
     agreement: float | None = None
 
 
+class ScoreSpread(JudgesModel):
+    """How much an ensemble's members disagree: the spread of their weighted totals.
+
+    Attributes:
+        n: Scored members (unscored members are left out).
+        low: The lowest member total.
+        high: The highest member total.
+        mean: The mean member total.
+        stdev: The sample standard deviation of the member totals (0 with one member).
+        majority: The share of scored members on the side (pass or fail) most members took.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    _what = "score spread"
+    _rule = _VERDICT_RULE
+
+    n: int
+    low: float
+    high: float
+    mean: float
+    stdev: float
+    majority: float
+
+    def line(self) -> str:
+        """``totals 0.00..1.00 (mean 0.67, sd 0.58) over 3 scored members, 67% with the majority``."""
+        return (
+            f"totals {self.low:.2f}..{self.high:.2f} (mean {self.mean:.2f}, sd {self.stdev:.2f}) over "
+            f"{self.n} scored member{'s' if self.n != 1 else ''}, {self.majority:.0%} with the majority"
+        )
+
+
 class Verdict(JudgesModel):
     """A judge's verdict on one candidate. See the module docs for the three outcomes.
 
@@ -105,8 +136,13 @@ class Verdict(JudgesModel):
         candidate: The candidate text as the judge saw it.
         context: The task/context text given to the judge.
         agreement: For ensembles: the share of members whose pass/fail matches the verdict.
+        spread: For ensembles: the spread of the members' totals (:class:`ScoreSpread`).
         members: For ensembles: the members' verdicts.
-        cached: Whether the verdict came from a verdict cache.
+        cached: Whether the verdict came from a verdict cache (its tokens were not spent again).
+        prompt_tokens: Prompt tokens the verdict cost (every attempt, every member), from the
+            replies' ``usage``; recorded in the cassette, so a replay reports the same cost. A
+            cached verdict keeps the cost of the call that produced it.
+        completion_tokens: Completion tokens the verdict cost.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -125,8 +161,11 @@ class Verdict(JudgesModel):
     candidate: str = ""
     context: str | None = None
     agreement: float | None = None
+    spread: ScoreSpread | None = None
     members: tuple[Verdict, ...] = ()
     cached: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
     # -- reading ------------------------------------------------------------------------
     def __bool__(self) -> bool:
@@ -165,6 +204,8 @@ class Verdict(JudgesModel):
         lines = [f"Verdict {self.outcome}: rubric {self.rubric.name!r}, {head}, judge {judge}"]
         if self.agreement is not None:
             lines[0] += f", agreement {self.agreement:.2f} over {len(self.members)} members"
+        if self.prompt_tokens or self.completion_tokens:
+            lines[0] += f", {self.prompt_tokens}+{self.completion_tokens} tokens"
         rows = [("criterion", "weight", "score", "anchor")]
         for item in self.scores:
             shown = "-" if item.score is None else _number(item.score)
@@ -175,6 +216,8 @@ class Verdict(JudgesModel):
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         for row in rows:
             lines.append("  " + "  ".join(row[i].ljust(widths[i]) for i in range(3)) + "  " + row[3])
+        if self.spread is not None:
+            lines.append(f"spread: {self.spread.line()}")
         if self.reason:
             lines.append(f"reason: {self.reason}")
         if self.rationale:
@@ -216,6 +259,10 @@ class Verdict(JudgesModel):
             "judge": self.judge.model_dump(mode="json"),
             "threshold": self.rubric.pass_threshold,
             "agreement": self.agreement,
+            "spread": self.spread.model_dump(mode="json") if self.spread is not None else None,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cached": self.cached,
         }
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+import os
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, cast, overload
@@ -479,6 +480,7 @@ def handoff(
     source: str | None = None,
     schema: Any = None,
     constraints: Sequence[Any] = (),
+    rubric: Any = None,
 ) -> Any:
     """Record work passed from one agent to another, checked against its contract.
 
@@ -494,9 +496,15 @@ def handoff(
         schema: A pydantic model class the payload must satisfy.
         constraints: The task's hard constraints this handoff must carry (the
             ``goal_drift`` and ``handoff_contract`` checkers compare them with the payload).
+        rubric: What a judge must confirm of the payload, against the task's constraints: a
+            question (``"Does this brief still carry the $10,000 threshold?"``), a
+            ``judges.Rubric`` (or its data), or the path of a rubric file. It is only recorded
+            here; the ``goal_drift`` checker asks the configured judge and reports a ``False``
+            as drift (docs/judges.md, "Semantic assertions at handoffs").
     """
     if not isinstance(target, str) or not target:
         raise ConfigError(f"handoff(target={target!r}): the target must be the receiving agent's name.")
+    rubric_data = _rubric_data(rubric)
     result = payload
     valid: bool | None = None
     errors: list[str] = []
@@ -526,7 +534,33 @@ def handoff(
             valid=valid,
             errors=errors,
             constraints=scrub(jsonable(list(constraints))),
+            rubric=rubric_data,
         )
     if failure is not None:
         raise failure
     return result
+
+
+def _rubric_data(rubric: Any) -> Any:
+    """A handoff's rubric as recordable data: a question or path (str), or rubric data (a dict)."""
+    if rubric is None:
+        return None
+    if isinstance(rubric, str):
+        if not rubric.strip():
+            raise ConfigError(
+                "handoff(rubric=''): an empty rubric asks the judge nothing. Rule: a rubric is a question "
+                "about the payload, a judges.Rubric, its data, or a rubric file's path. Fix: "
+                "handoff(..., rubric='Does this brief still carry the $10,000 threshold?')."
+            )
+        return rubric
+    if isinstance(rubric, os.PathLike):
+        return os.fspath(rubric)
+    dump = getattr(rubric, "to_dict", None) or getattr(rubric, "model_dump", None)
+    data = dump() if callable(dump) else rubric
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"handoff(rubric={rubric!r}): a {type(rubric).__name__} is not a rubric. Rule: a rubric is a "
+            "question about the payload (str), a judges.Rubric, its data (a dict) or a rubric file's path. "
+            "Fix: handoff(..., rubric='Does this brief still carry the $10,000 threshold?')."
+        )
+    return jsonable(dict(data))

@@ -15,6 +15,13 @@ Rules (also in docs/checkers.md):
   transitively. Semantic checks registered
   for ``goal_drift`` (see ``harness._checkers._semantic``) can accept a paraphrase or
   reject a contradiction.
+- ``goal_drift`` also answers the semantic assertions made at handoffs
+  (``harness.handoff(..., rubric=...)``, or configured per handoff in ``judges``): the
+  ``goal_drift.rubric`` semantic check (registered by ``judges``) asks a judge whether the
+  payload still meets the assertion given the constraints in force there. ``False`` is
+  drift (a major finding, the verdict's score and rationale in the message); an undecided
+  verdict (unscored or indeterminate) is never taken as kept: it is a *minor* finding whose
+  message begins "Undecided", so the test fails and says the judge could not decide.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from typing import Any
 from harness._checkers._common import brief, describe, events, run_end, step
 from harness._checkers._registry import Violation, checker
 from harness._checkers._semantic import semantic_checks
+from harness._errors import ConfigError
 from harness._log._events import Constraint, Handoff
 from harness._log._runlog import RunLog
 
@@ -211,6 +219,7 @@ def _synthetic(ob: _Obligation, handoff: Handoff) -> Constraint:
 def goal_drift(log: RunLog, /, **context: Any) -> list[Violation]:
     """A hard constraint declared on the task is missing from a later handoff or the final output."""
     obligations: dict[tuple[str, str], _Obligation] = {}
+    handoffs: list[tuple[Handoff, list[tuple[str, Any]]]] = []
     for event in events(log, "constraint", "handoff"):
         if isinstance(event, Constraint):
             key = _key(event.name, event.value)
@@ -228,12 +237,20 @@ def goal_drift(log: RunLog, /, **context: Any) -> list[Violation]:
                 if key not in obligations:
                     obligations[key] = _Obligation(name, value, event, everywhere=False, output=False)
                 obligations[key].holders.add(sender)
+        # What a semantic assertion here is judged against: every task constraint declared so
+        # far (also one declared with handoffs=False: the assertion names what it checks) and
+        # the handoff constraints its sender holds.
+        in_force: list[tuple[str, Any]] = []
         for ob in obligations.values():
             if ob.everywhere:
                 _check(ob, event)
             elif sender in ob.holders:
                 _check(ob, event)
                 ob.holders.add(event.target)  # the receiver must pass it on in turn
+            elif not isinstance(ob.declared, Constraint):
+                continue
+            in_force.append((ob.name, ob.value))
+        handoffs.append((event, in_force))
     end = run_end(log)
     found: list[Violation] = []
     for ob in obligations.values():
@@ -278,11 +295,69 @@ def goal_drift(log: RunLog, /, **context: Any) -> list[Violation]:
                 severity="major",
                 steps=sorted(set(steps)),
                 message="; ".join(parts) + f". So the constraint {brief(ob.name, 60)} was lost on the way.",
-                why=(
-                    "A constraint paraphrased or dropped by one handoff is unknown to every agent after it: "
-                    "the $10,000 limit is gone by the fifth hop and the answer ignores it. Carry the task's "
-                    "constraints as typed data in every handoff and check the output against them."
-                ),
+                why=_DRIFT_WHY,
             )
         )
+    found.extend(_rubric_findings(log, handoffs))
+    return found
+
+
+_DRIFT_WHY = (
+    "A constraint paraphrased or dropped by one handoff is unknown to every agent after it: the $10,000 "
+    "limit is gone by the fifth hop and the answer ignores it. Carry the task's constraints as typed data "
+    "in every handoff and check the output against them."
+)
+
+
+def _rubric_findings(log: RunLog, handoffs: list[tuple[Handoff, list[tuple[str, Any]]]]) -> list[Violation]:
+    """The semantic assertions at handoffs, answered by the ``goal_drift.rubric`` semantic checks."""
+    judges = semantic_checks("goal_drift.rubric")
+    found: list[Violation] = []
+    for event, in_force in handoffs:
+        if not judges:
+            if event.rubric is not None:
+                raise ConfigError(
+                    f"{step(event)} carries a semantic assertion "
+                    f"(handoff(..., rubric={brief(event.rubric, 60)})) but no judge answers it: no "
+                    "'goal_drift.rubric' semantic check is registered. Rule: an "
+                    "assertion is never skipped silently. Fix: install brownout with its judges package (it "
+                    "registers the check through the brownout.checkers entry point), or import judges in "
+                    "conftest.py."
+                )
+            continue
+        for judge in judges:
+            answer = judge(event, list(in_force), log)
+            if answer is None:
+                continue
+            held, note = answer
+            if held is True:
+                continue
+            where = f"Let {step(event)} pass {brief(event.payload, 80)} to {event.target}"
+            if held is False:
+                found.append(
+                    Violation(
+                        checker="goal_drift",
+                        severity="major",
+                        steps=[event.seq],
+                        message=f"{where}; the judge says it drifted from the task: {note}",
+                        why=_DRIFT_WHY,
+                    )
+                )
+            else:
+                found.append(
+                    Violation(
+                        checker="goal_drift",
+                        severity="minor",
+                        steps=[event.seq],
+                        message=(
+                            f"Undecided: {where}; the judge could not decide whether it still meets the "
+                            f"assertion made there, so nothing shows the constraint survived: {note}"
+                        ),
+                        why=(
+                            "An unscored or indeterminate verdict is not a pass: the handoff was never shown "
+                            "to keep the task's constraints. Re-record the judge's call (or fix the judge) "
+                            "to get a verdict."
+                        ),
+                    )
+                )
     return found

@@ -56,5 +56,14 @@ class ScriptedEndpoint:
         )
 
 
+    def async_client(self) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            base_url="http://judge.test/v1",
+            api_key="sk-test-secret-key-1234567890",
+            max_retries=0,
+            http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(self)),
+        )
+
+
 def reply(scores: dict[str, int], rationale: str = "because") -> str:
     return json.dumps({"rationale": rationale, "scores": scores})

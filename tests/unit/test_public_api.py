@@ -41,7 +41,7 @@ PINNED: dict[str, set[str]] = {
         "QWEN_JUDGE", "JudgeModelError", "JudgeModelFile", "assemble_judge_model", "judge_model_cache",
         "CONSTRAINT_RUBRIC", "Calibration", "CalibrationError", "Criterion", "CriterionScore", "Ensemble",
         "Judge", "JudgeCallError", "JudgeConfigError", "JudgeError", "JudgeSpec", "LabelledExample",
-        "Rubric", "RubricError", "Verdict", "VerdictCache", "VerdictFailed", "calibrate", "cohen_kappa",
+        "Rubric", "RubricError", "ScoreSpread", "Verdict", "VerdictCache", "VerdictFailed", "calibrate", "cohen_kappa",
         "configure_semantic_checks", "constraint_check", "judge", "labelled_set", "register_judge",
         "rubric_postcondition",
     },
