@@ -38,6 +38,7 @@ __all__ = ["ChaosSession", "ProgressLine"]
 
 ROWS_KEY = "brownout_rows"  # keep equal to harness._pytest._plugin.ROWS_KEY
 VERDICT_KEY = "brownout_verdict"  # what the judge fixture records per verdict
+VERDICT_DETAIL = ("agreement", "spread", "prompt_tokens", "completion_tokens", "cached")
 # Failing runs of one test whose logs are kept beside the report (plus always the last run).
 MAX_LOGS_PER_TEST = 25
 
@@ -256,9 +257,18 @@ class ChaosSession:
                 "score": verdict.get("total"),
                 "passed": verdict.get("passed"),
                 "status": verdict.get("status", "scored"),
+                # variance and cost, read by harness._report._rows.verdict_entry
+                **{k: verdict.get(k) for k in VERDICT_DETAIL},
             }
         redo = self._reclassify(state, assertion=last.assertion, judges=judges)
-        state.rows[-1] = last.model_copy(update={"judges": redo.judges, "outcome": redo.outcome})
+        state.rows[-1] = last.model_copy(
+            update={
+                "judges": redo.judges,
+                "outcome": redo.outcome,
+                "judge_prompt_tokens": redo.judge_prompt_tokens,
+                "judge_completion_tokens": redo.judge_completion_tokens,
+            }
+        )
 
     @staticmethod
     def _reclassify(state: _TestState, *, assertion: Any, judges: Any) -> Any:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from harness._report._markdown import plan_oneline
 from harness._report._rows import OUTCOME_MEANING, OUTCOMES, ResultRow
 from harness._report._stats import TestSummary
+from harness._report._verdicts import judge_cost, verdict_lines
 
 __all__ = ["Figures", "render_html"]
 
@@ -77,6 +78,30 @@ def _pretty_plan(plan: str) -> str:
         return plan
 
 
+def _verdicts_html(rows: Sequence[ResultRow]) -> list[str]:
+    """Each test's final verdicts with their variance (ensemble agreement, spread) and token cost."""
+    lines = verdict_lines(rows)
+    if not lines:
+        return []
+    out = [
+        "<h2>Judge verdicts</h2>",
+        "<p class='muted'>Each test's last run. An ensemble's variance stands next to its score: the "
+        "share of members agreeing with the verdict, and the spread of the members' weighted totals "
+        "(lowest to highest, standard deviation, share on the majority side). Unscored and indeterminate "
+        f"verdicts never count as a pass. {_e(judge_cost(rows).line())} over all runs.</p>",
+        "<table><tr><th>test</th><th>rubric</th><th>verdict</th><th>score</th><th>agreement</th>"
+        "<th>spread of member scores</th><th>tokens (prompt + completion)</th></tr>",
+    ]
+    for v in lines:
+        out.append(
+            f"<tr><td><code>{_e(v.test)}</code></td><td>{_e(v.rubric)}</td><td>{_e(v.outcome)}</td>"
+            f"<td class='num'>{_e(v.score)}</td><td class='num'>{_e(v.agreement)}</td><td>{_e(v.spread)}</td>"
+            f"<td class='num'>{_e(v.tokens)}</td></tr>"
+        )
+    out.append("</table>")
+    return out
+
+
 def render_html(rows: Sequence[ResultRow], tests: Sequence[TestSummary], figures: Figures) -> str:
     """The whole page. Depends only on its arguments, so the same results give the same bytes."""
     counts = {name: sum(1 for r in rows if r.outcome == name) for name in OUTCOMES}
@@ -96,6 +121,7 @@ def render_html(rows: Sequence[ResultRow], tests: Sequence[TestSummary], figures
         f'<div class="muted">{len(tests)} test(s), {len(rows)} run(s); LLM calls: {llm[0]} replayed, '
         f"{llm[1]} substituted, {llm[2]} live; "
         f"{sum(r.prompt_tokens + r.completion_tokens for r in rows)} tokens; "
+        f"{_e(judge_cost(rows).line())}; "
         f"{sum(r.duration for r in rows):.1f} s virtual time.</div>",
         '<div class="badges">',
     ]
@@ -164,14 +190,14 @@ def render_html(rows: Sequence[ResultRow], tests: Sequence[TestSummary], figures
         if final.assertion:
             out.append(f"<p><b>Test failed:</b></p><pre>{_e(final.assertion)}</pre>")
         out.append(_violations_html(final))
-        judges = final.judge_map()
-        if judges:
+        judged = verdict_lines([final])
+        if judged:
             out.append(
                 "<p><b>Judges:</b> "
                 + "; ".join(
-                    f"{_e(k)}: score {_e(v.get('score'))}, passed {_e(v.get('passed'))} "
-                    f"({_e(v.get('status'))})"
-                    for k, v in judges.items()
+                    f"{_e(v.rubric)}: {_e(v.outcome)}, score {_e(v.score)}, agreement {_e(v.agreement)}, "
+                    f"spread {_e(v.spread)}, tokens {_e(v.tokens)}"
+                    for v in judged
                 )
                 + "</p>"
             )
@@ -184,6 +210,7 @@ def render_html(rows: Sequence[ResultRow], tests: Sequence[TestSummary], figures
             out.append(f'<img class="plot" alt="swimlane of {_e(t.test)}" src="{lane}">')
         out.append("</div>")
 
+    out += _verdicts_html(rows)
     out.append("<h2>Judge-score retention under faults</h2>")
     if figures.retention:
         out.append(f'<img class="plot" alt="judge retention" src="{figures.retention}">')

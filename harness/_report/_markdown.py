@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from harness._report._rows import OUTCOME_MEANING, OUTCOMES, ResultRow
 from harness._report._stats import TestSummary
+from harness._report._verdicts import judge_cost, verdict_lines
 
 __all__ = ["plan_oneline", "render_summary"]
 
@@ -117,10 +118,26 @@ def render_summary(rows: Sequence[ResultRow], tests: Sequence[TestSummary]) -> s
     outages = sum(1 for r in rows if r.outage)
     if outages:
         lines += [f"{outages} run(s) ran under a permanent outage (`--chaos-outages`).", ""]
+    verdicts = verdict_lines(rows)
+    if verdicts:
+        lines += [
+            "### Judge verdicts (each test's last run)",
+            "",
+            "| test | rubric | verdict | score | agreement | spread of member scores | tokens |",
+            "|---|---|---|---:|---:|---|---:|",
+        ]
+        lines += [
+            f"| `{_cell(v.test)}` | {_cell(v.rubric)} | {v.outcome} | {v.score} | {v.agreement} | "
+            f"{_cell(v.spread)} | {v.tokens} |"
+            for v in verdicts
+        ]
+        lines.append("")
     tokens = sum(r.prompt_tokens + r.completion_tokens for r in rows)
+    cost = judge_cost(rows)
     lines.append(
         f"LLM calls: {llm['replayed']} replayed, {llm['substituted']} substituted, {llm['live']} live; "
         f"{tokens} tokens; {sum(r.duration for r in rows):.1f} s of virtual time."
+        + (f" {cost.line()}." if cost.verdicts else "")
     )
     lines += ["", "Full report with plots: `report.html` beside this file.", ""]
     return "\n".join(lines)

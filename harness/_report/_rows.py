@@ -38,8 +38,10 @@ __all__ = [
     "classify",
     "error_row",
     "fault_kind",
+    "judge_tokens",
     "row_from_log",
     "unfired_faults",
+    "verdict_entry",
 ]
 
 Outcome = Literal["silent", "loud", "error", "indeterminate", "unscored", "handled", "pass"]
@@ -78,7 +80,8 @@ class ResultRow(BaseModel):
         assertion: The test's own failure message when it failed on this run, else ``""``.
         error_type: Exception type the system raised, else ``""``.
         error: The exception's message, else ``""``.
-        judges: Judge results as JSON: ``{rubric: {"score": .., "passed": .., "status": ..}}``.
+        judges: Judge results as JSON: ``{rubric: {"score", "passed", "status", "agreement", "spread",
+            "prompt_tokens", "completion_tokens", "cached"}}`` (see :func:`verdict_entry`).
         outcome: One of :data:`OUTCOMES`.
         duration: Virtual seconds the run took.
         prompt_tokens: Prompt tokens over all LLM calls.
@@ -88,6 +91,9 @@ class ResultRow(BaseModel):
         llm_live: LLM calls sent to a live endpoint.
         llm_injected: LLM replies the fault injector made up (errors, malformed bodies).
         tool_calls: ``@tool`` calls.
+        judge_prompt_tokens: Prompt tokens the run's verdicts cost (cached verdicts cost none);
+            a judge called inside the run is also counted in ``prompt_tokens``.
+        judge_completion_tokens: Completion tokens the run's verdicts cost.
         final: The test's last run (for a failed test: the minimal failing plan).
         reproduce: The one command that re-runs this test under this run's plan.
         log: Path of the stored run log, relative to the report directory, or ``""``.
@@ -122,6 +128,8 @@ class ResultRow(BaseModel):
     llm_live: int = 0
     llm_injected: int = 0
     tool_calls: int = 0
+    judge_prompt_tokens: int = 0
+    judge_completion_tokens: int = 0
     final: bool = False
     reproduce: str = ""
     log: str = ""
@@ -250,20 +258,71 @@ def _violation_dicts(violations: Iterable[Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _count(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def _spread(value: Any) -> dict[str, float] | None:
+    if not isinstance(value, Mapping):
+        return None
+    keys = ("n", "low", "high", "mean", "stdev", "majority")
+    if not all(isinstance(value.get(k), int | float) for k in keys):
+        return None
+    return {k: float(value[k]) for k in keys}
+
+
+def verdict_entry(
+    *,
+    score: Any,
+    passed: Any,
+    status: Any,
+    detail: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One verdict as the report stores it (a value of the ``judges`` column).
+
+    ``detail`` is what a judge stores beside its verdict (``Verdict.detail()``, or a dumped
+    ``Verdict``): the ensemble ``agreement`` and ``spread`` (the members' totals: ``n``,
+    ``low``, ``high``, ``mean``, ``stdev``, ``majority``) and the token cost.
+    """
+    detail = detail or {}
+    entry: dict[str, Any] = {"score": score, "passed": passed, "status": str(status or "scored")}
+    # Only what the verdict has: a single judge's entry stays {score, passed, status}.
+    agreement = detail.get("agreement")
+    if isinstance(agreement, int | float) and not isinstance(agreement, bool):
+        entry["agreement"] = float(agreement)
+    spread = _spread(detail.get("spread"))
+    if spread is not None:
+        entry["spread"] = spread
+    for key in ("prompt_tokens", "completion_tokens"):
+        if _count(detail.get(key)):
+            entry[key] = _count(detail.get(key))
+    if detail.get("cached") is True:
+        entry["cached"] = True
+    return entry
+
+
 def judge_entries(
     log: RunLog, extra: Mapping[str, Mapping[str, Any]] | None = None
 ) -> dict[str, dict[str, Any]]:
     """Judge results from ``verdict`` events in the log plus verdicts reported beside it."""
     found: dict[str, dict[str, Any]] = {}
     for event in log.of(Verdict):
-        found[event.rubric] = {"score": event.score, "passed": event.passed, "status": event.status}
+        found[event.rubric] = verdict_entry(
+            score=event.score, passed=event.passed, status=event.status, detail=event.detail
+        )
     for name, entry in (extra or {}).items():
-        found[str(name)] = {
-            "score": entry.get("score"),
-            "passed": entry.get("passed"),
-            "status": str(entry.get("status", "scored")),
-        }
+        found[str(name)] = verdict_entry(
+            score=entry.get("score"), passed=entry.get("passed"), status=entry.get("status"), detail=entry
+        )
     return dict(sorted(found.items()))
+
+
+def judge_tokens(judged: Mapping[str, Mapping[str, Any]]) -> tuple[int, int]:
+    """(prompt, completion) tokens the verdicts cost; a cached verdict was not paid for again."""
+    paid = [e for e in judged.values() if not e.get("cached")]
+    return sum(_count(e.get("prompt_tokens")) for e in paid), sum(
+        _count(e.get("completion_tokens")) for e in paid
+    )
 
 
 def row_from_log(
@@ -333,6 +392,7 @@ def row_from_log(
         judge_unscored=judge_unscored,
     )
     duration = max((e.t for e in log), default=0.0)
+    judge_prompt, judge_completion = judge_tokens(judged)
     return ResultRow(
         test=test,
         system=start.entry if start is not None else "",
@@ -361,6 +421,8 @@ def row_from_log(
         llm_live=by_source["live"],
         llm_injected=by_source["injected"],
         tool_calls=len(log.of(ToolCall)),
+        judge_prompt_tokens=judge_prompt,
+        judge_completion_tokens=judge_completion,
         final=final,
         reproduce=reproduce,
         log=log_path,

@@ -34,6 +34,9 @@ def has_parquet() -> bool:
     return True
 
 
+_ADDED_LATER = frozenset({"judge_prompt_tokens", "judge_completion_tokens"})
+
+
 def _columns() -> list[str]:
     return list(ResultRow.model_fields)
 
@@ -111,7 +114,8 @@ def _read_parquet(path: Path) -> list[ResultRow]:
 def _rows_from_records(
     source: Path, columns: Sequence[str], records: Sequence[dict[str, Any]]
 ) -> list[ResultRow]:
-    missing = [c for c in _columns() if c not in columns]
+    # Columns added since the first format default to 0 when an older table lacks them.
+    missing = [c for c in _columns() if c not in columns and c not in _ADDED_LATER]
     if missing:
         raise ReportError(
             f"{source}: columns {', '.join(missing)} are missing; the table was written by another version "

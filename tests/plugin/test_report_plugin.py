@@ -343,7 +343,12 @@ def test_judge_verdicts_reach_the_rows(pytester: pytest.Pytester, monkeypatch: p
     frame = _table(out).set_index("test")
     right = json.loads(frame.loc["test_capitals.py::test_right"].judges)
     wrong = frame.loc["test_capitals.py::test_wrong"]
-    assert right == {"capital": {"passed": True, "score": 1.0, "status": "scored"}}
-    assert json.loads(wrong.judges) == {"capital": {"passed": False, "score": 0.0, "status": "scored"}}
+    # each verdict with what it cost (the endpoint's usage: 50 prompt + 9 completion tokens)
+    cost = {"prompt_tokens": 50, "completion_tokens": 9}
+    assert right == {"capital": {"passed": True, "score": 1.0, "status": "scored", **cost}}
+    assert json.loads(wrong.judges) == {
+        "capital": {"passed": False, "score": 0.0, "status": "scored", **cost}
+    }
+    assert (wrong.judge_prompt_tokens, wrong.judge_completion_tokens) == (50, 9)
     # the test passed, yet its judge failed the output: a silent failure
     assert wrong.outcome == "silent" and frame.loc["test_capitals.py::test_right"].outcome == "pass"
