@@ -17,6 +17,7 @@ import pytest
 
 from harness import run_system
 from harness.cassettes import Cassette
+from harness.events import ToolCall
 from scenarios import cassette_dir, checkpointed
 
 # The faults a user of a checkpointed workflow explores: tool and LLM failures, and the
@@ -132,13 +133,7 @@ def test_the_durable_store_survives_a_crash_restart_inside_the_run() -> None:
     assert run.restarts == 1
     assert set(seen) == {"message", "charge"}  # written by incarnation 0, read after the crash
     assert run.output.status == "fulfilled" and run.output.charge_id == seen["charge"]
-    charges = [e for e in run.log.of(harness_events().ToolCall) if e.name == "charge_card"]
+    charges = [e for e in run.log.of(ToolCall) if e.name == "charge_card"]
     assert [c.incarnation for c in charges] == [0]  # the charge was not redone
     restart = next(e for e in run.log if e.kind == "restart")
     assert restart.point == "before_effect" and {e.incarnation for e in run.log} == {0, 1}
-
-
-def harness_events():  # type: ignore[no-untyped-def]
-    import harness.events
-
-    return harness.events
