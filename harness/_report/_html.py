@@ -192,15 +192,7 @@ def render_html(rows: Sequence[ResultRow], tests: Sequence[TestSummary], figures
         out.append(_violations_html(final))
         judged = verdict_lines([final])
         if judged:
-            out.append(
-                "<p><b>Judges:</b> "
-                + "; ".join(
-                    f"{_e(v.rubric)}: {_e(v.outcome)}, score {_e(v.score)}, agreement {_e(v.agreement)}, "
-                    f"spread {_e(v.spread)}, tokens {_e(v.tokens)}"
-                    for v in judged
-                )
-                + "</p>"
-            )
+            out.append("<p><b>Judges:</b> " + "; ".join(_e(v.inline()) for v in judged) + "</p>")
         if final.reproduce:
             out.append(f"<p><b>Reproduce:</b></p><pre>{_e(final.reproduce)}</pre>")
         if final.log:

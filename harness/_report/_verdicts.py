@@ -29,6 +29,14 @@ class VerdictLine:
     agreement: str
     spread: str
     tokens: str
+    ensemble: bool = False
+
+    def inline(self) -> str:
+        """``rubric: FAILED, score 0.00, tokens 447 + 48`` (with agreement and spread for an ensemble)."""
+        parts = [self.outcome, f"score {self.score}"]
+        if self.ensemble:
+            parts += [f"agreement {self.agreement}", f"spread {self.spread}"]
+        return f"{self.rubric}: " + ", ".join([*parts, f"tokens {self.tokens}"])
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,7 @@ def verdict_lines(rows: Sequence[ResultRow]) -> list[VerdictLine]:
                     agreement=_number(entry.get("agreement"), "{:.0%}"),
                     spread=_spread(entry),
                     tokens=_tokens(entry),
+                    ensemble=isinstance(entry.get("spread"), Mapping),
                 )
             )
     return out

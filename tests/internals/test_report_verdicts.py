@@ -93,6 +93,11 @@ def test_html_and_markdown_show_variance_next_to_each_verdict_and_the_cost() -> 
     assert "0.25..1.00, sd 0.38, 67% on the majority side (n=3)" in page
     assert "1260 + 123" in page and "99 + 9 (cached)" in page
     assert "3 judge verdict(s) cost 1660 prompt + 164 completion tokens" in page
+    # the failing test's section lists its verdicts inline (no agreement or spread for one judge)
+    assert (
+        "<b>Judges:</b> brief: FAILED, score 0.00, tokens 400 + 41; tone: PASSED, score 1.00, tokens 99 + 9"
+        in page
+    )
     summary = render_summary(rows, tests)
     assert "### Judge verdicts (each test's last run)" in summary
     assert (
