@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import inspect
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -247,6 +248,31 @@ def _finish(
     ctx.ended = True
 
 
+@contextlib.contextmanager
+def _helper_threads_on(ctx: RunContext, clock: LogicalClock) -> Iterator[None]:
+    """A synchronous run's helper threads sleep on its logical clock too.
+
+    A framework may run a sync entry point's agents and tools in threads of its own that
+    carry a copy of the caller's context (CrewAI runs them on its own event loop's executor
+    thread): an injected latency, timeout or hang carried out there advances the run's
+    logical clock instead of waiting on the wall clock. Threads of other runs, and threads
+    that do not carry this run's context, keep the sleep they had.
+    """
+    outer = time.sleep
+
+    def sleep(seconds: float) -> None:
+        if _RUN.get() is ctx:
+            clock.sleep(seconds)
+            return
+        outer(seconds)
+
+    time.sleep = sleep  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        time.sleep = outer
+
+
 def run_system(
     fn: Callable[..., Any],
     args: tuple[Any, ...] = (),
@@ -316,7 +342,7 @@ def run_system(
                 clock = LogicalClock()
                 ctx.set_clock(lambda: clock.now)
                 thread = threading.get_ident()
-                with patched_time(thread, lambda: clock.now, clock.sleep):
+                with patched_time(thread, lambda: clock.now, clock.sleep), _helper_threads_on(ctx, clock):
                     output, error = _run_sync(ctx, fn, args, kwargs, resume)
                 deadline_passed = clock.now >= deadline
                 _finish(ctx, output, error, deadline_passed, deadline)
