@@ -19,7 +19,8 @@ def test_a_run_does_not_import_frameworks_the_program_did_not() -> None:
         "from harness import run_system\n"
         "run = run_system(lambda: 1)\n"
         "assert run.output == 1\n"
-        "frameworks = ('agents', 'langgraph', 'langchain_core', 'langchain_openai', 'crewai')\n"
+        "frameworks = ('agents', 'langgraph', 'langchain_core', 'langchain_openai', 'crewai',\n"
+        "    'pydantic_ai', 'anthropic')\n"
         "print(sorted(m for m in frameworks if m in sys.modules))\n"
     )
     out = subprocess.run(
@@ -36,6 +37,7 @@ def test_a_run_does_not_import_frameworks_the_program_did_not() -> None:
         ("langgraph", {"langgraph"}),
         ("agents, langgraph", {"agents", "langgraph"}),
         (["openai-agents"], {"agents"}),
+        ("pydantic-ai", {"pydantic_ai"}),
     ],
 )
 def test_selection(value: Any, expected: set[str], adapters_selection: Any) -> None:
