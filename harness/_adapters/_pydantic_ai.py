@@ -111,7 +111,8 @@ def _on_the_runs_clock() -> contextlib.AbstractContextManager[Any]:
     clock. An executor the caller chose is kept (the loop schedules it the same way).
     """
     global _EXECUTOR
-    if pydantic_ai_utils._thread_executor.get() is not None:
+    chosen = getattr(pydantic_ai_utils, "_thread_executor", None)  # private: read only if present
+    if chosen is not None and chosen.get() is not None:
         return contextlib.nullcontext()
     if _EXECUTOR is None:
         _EXECUTOR = ThreadPoolExecutor(max_workers=32, thread_name_prefix="brownout-pydantic-ai")

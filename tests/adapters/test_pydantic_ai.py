@@ -286,3 +286,32 @@ def test_pytest_replays_and_chaos_draws_tool_faults_under_their_names(
     assert "reproduce: pytest test_app.py::test_brief" in text
     sites = fault_sites(example / "out" / "results.parquet")
     assert "tool" in sites and "worker" in sites, sites  # not only LLM faults
+
+
+def test_sync_tools_run_in_the_apps_own_executor_when_it_chose_one() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pydantic_ai.capabilities import UseThreadExecutor
+
+    threads: list[str] = []
+    worker: Agent[None, str] = Agent(_calls_then_answers("where", {}, "worker"), name="worker")
+
+    @worker.tool_plain
+    def where() -> str:
+        """The thread the tool runs in."""
+        import threading
+
+        threads.append(threading.current_thread().name)
+        return "here"
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="app-pool") as pool:
+
+        async def main() -> str:
+            result = await worker.run("where?", capabilities=[UseThreadExecutor(pool)])
+            return result.output
+
+        run = run_system(main)
+        default = run_system(lambda: asyncio.run(worker.run("where?")).output)
+    assert run.output == "worker: here" and default.output == "worker: here"
+    assert threads[0].startswith("app-pool")  # the app's executor, not brownout's
+    assert [e.name for e in _kinds(run, "tool_call")] == ["where"]
