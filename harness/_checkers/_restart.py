@@ -17,7 +17,9 @@ Rules (also in docs/checkers.md):
   of effects of that intent) is the system's own behaviour, not a redo.
 - ``resume_parity``: a run that restarted ended ``ok`` but its effects or its final output
   differ from the uninterrupted baseline run of the same call (under ``pytest --chaos``, the
-  baseline's run; with ``--chaos-plan``, one run without faults made first). Effects are
+  baseline's run; with ``--chaos-plan``, one run without faults made first). Only a run whose
+  every injected fault was a crash is compared: other faults would strike other calls after a
+  restart than without one (call numbers move), so the comparison would not be fair. Effects are
   compared in order, deduplicated by idempotency key; tools the test declares
   ``order_free`` (``["*"]``: all) as a multiset. Handled: a run that admits trouble (the
   honest degradation every checker accepts). Where an LLM reply in the restarted run was
@@ -206,6 +208,8 @@ def resume_parity(log: RunLog, /, **context: Any) -> list[Violation]:
         return []
     if admits_failure(log, end, (), context):
         return []
+    if len(events(log, "fault_injected")) != len(restarts):
+        return []  # other faults too: the uninterrupted run is no fair comparison
     substituted = any(isinstance(c, LLMCall) and c.source == "substituted" for c in events(log, "llm_call"))
     order_free = frozenset(context.get("order_free") or ())
     problems = _differences(effects_of(log), effects_of(baseline), order_free, substituted)

@@ -125,7 +125,7 @@ class Chaos:
         # Uninterrupted runs to compare a crash-restarted run with (resume_parity), by the
         # position of the chaos.run call in the test: the --chaos baseline's, or run on demand.
         self.baselines: list[Run] = []
-        self._on_demand: dict[tuple[int, str], Run] = {}
+        self._on_demand: dict[int, Run] = {}
 
     # -- cassette ------------------------------------------------------------------------
     def cassette(self) -> Any:
@@ -271,27 +271,26 @@ class Chaos:
     ) -> Run | None:
         """The uninterrupted run the ``index``-th ``chaos.run`` of a crash plan is compared with.
 
-        The same call under the same plan without its crash faults: the crash is the only
-        difference, so a fault the system honestly reports (a garbled result it passed on)
-        is not blamed on the restart. Without other faults that is the ``--chaos`` baseline's
-        run of the call; otherwise (and for a plan replayed alone) it is run here, once.
+        Under ``--chaos`` it is that call's run in the baseline (no faults). A plan replayed
+        alone (``--chaos-plan``) runs the same call once without faults first, so the
+        reproduce command compares with the same baseline. A plan with other faults besides
+        its crashes gets none: after a restart those strike other calls than they would
+        without one, so no uninterrupted run is a fair comparison.
         """
         from harness._run._runner import entry_name
 
         plan = self.plan
-        if plan is None or not any(getattr(f.effect, "restart", False) for f in plan.faults):
+        if plan is None or not plan.faults:
             return None
-        others = tuple(f for f in plan.faults if not getattr(f.effect, "restart", False))
-        if not others and index < len(self.baselines):
+        if not all(getattr(f.effect, "restart", False) for f in plan.faults):
+            return None
+        if index < len(self.baselines):
             known = self.baselines[index]
             if len(known.log) and getattr(known.log[0], "entry", None) == entry_name(fn):
                 return known
-        rest = type(plan)(faults=others) if others else None
-        key = (index, rest.model_dump_json() if rest is not None else "")
-        found = self._on_demand.get(key)
+        found = self._on_demand.get(index)
         if found is None:
-            hooks = rest.hooks() if rest is not None else None
-            found = self._on_demand[key] = self._once(fn, args, kwargs, resume, hooks, rest)
+            found = self._on_demand[index] = self._once(fn, args, kwargs, resume, None, None)
         return found
 
     # -- failure reporting --------------------------------------------------------------
