@@ -3,8 +3,9 @@
 - :func:`call_sites` reads the call sites a baseline run touched; :func:`fault_plans` is the
   Hypothesis strategy of fault plans over those sites (what ``pytest --chaos`` draws), for
   your own ``@given(fault_plans(...))`` tests.
-- The reference systems (``scenarios.research``, ``checkout``, ``content``, ``negotiation``)
-  each come naive and hardened; :data:`REFERENCE_RUNS` lists them with their cassettes.
+- The reference systems (``scenarios.research``, ``checkout``, ``content``, ``negotiation``,
+  ``tracking``, ``briefing``, ``invoicing``) each come naive and hardened;
+  :data:`REFERENCE_RUNS` lists them with their cassettes.
 - :class:`LocalLLMServer` starts llama.cpp's OpenAI-compatible server on loopback.
 
 Names resolve lazily: ``import scenarios`` loads neither Hypothesis nor the systems.

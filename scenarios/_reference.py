@@ -14,11 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from harness import Run, run_system
-from scenarios import checkout, content, negotiation, research
+from scenarios import briefing, checkout, content, invoicing, negotiation, research, tracking
 from scenarios._errors import ScenarioConfigError
 from scenarios._shop import ShopService
 
-__all__ = ["FAULTS", "REFERENCE_RUNS", "ReferenceRun", "cassette_dir", "find_reference", "run_reference"]
+__all__ = [
+    "CHAOS",
+    "FAULTS",
+    "REFERENCE_RUNS",
+    "ReferenceRun",
+    "cassette_dir",
+    "find_reference",
+    "run_reference",
+]
 
 # Virtual seconds a run may take. Live model calls advance the virtual clock by their real duration,
 # so a recording on a slow CPU needs room; in a replay the deadline costs nothing.
@@ -42,6 +50,18 @@ def _web_search() -> Iterator[dict[str, Any]]:
 def _shop() -> Iterator[dict[str, Any]]:
     with ShopService() as shop:
         yield {"shop": shop}
+
+
+@contextlib.contextmanager
+def _carrier() -> Iterator[dict[str, Any]]:
+    with tracking.CarrierService() as carrier:
+        yield {"carrier": carrier}
+
+
+@contextlib.contextmanager
+def _orders() -> Iterator[dict[str, Any]]:
+    with invoicing.OrderService() as orders:
+        yield {"orders": orders}
 
 
 # The fault (as fault-plan JSON) under which each naive variant's bug shows.
@@ -69,6 +89,36 @@ FAULTS: dict[str, tuple[str, list[dict[str, Any]]]] = {
         "lost_offer",
         [{"site": "message", "target": "to_seller", "call": 1, "effect": {"kind": "drop"}}],
     ),
+    "tracking": (
+        "carrier_down",
+        [{"site": "tool", "target": "track_parcel", "call": "every", "effect": {"kind": "error"}}],
+    ),
+    "briefing": (
+        "balloon",
+        [{"site": "budget", "target": None, "call": 1, "effect": {"kind": "balloon", "factor": 4.0}}],
+    ),
+    "invoicing": (
+        "stale_order",
+        [{"site": "tool", "target": "get_order", "call": 2, "effect": {"kind": "stale_result"}}],
+    ),
+}
+
+# How a test explores each system under ``pytest --chaos``: the marker arguments (fault kinds,
+# checkers, outages) that reach the failure mode the system is about. The opt-in checkers and
+# fault kinds are named here, as a user names them in ``@pytest.mark.chaos(...)``.
+WRONG_ANSWERS = ["tool.stale_result", "tool.perturbed_value", "tool.dropped_item", "tool.altered_field"]
+CHAOS: dict[str, dict[str, Any]] = {
+    "research": {"faults": ["tool"], "checks": "default"},
+    "checkout": {"faults": ["tool"], "checks": "default"},
+    "content": {"faults": ["llm"], "checks": "default"},
+    "negotiation": {"faults": ["message"], "checks": "default"},
+    "tracking": {
+        "faults": ["tool"],
+        "checks": ["default", "circuit_breaker", "retry_amplification"],
+        "outages": True,
+    },
+    "briefing": {"faults": ["budget"], "checks": ["default", "bulkhead"]},
+    "invoicing": {"faults": ["tool", *WRONG_ANSWERS], "checks": "default"},
 }
 
 _SYSTEMS: dict[str, tuple[Callable[..., Any], Services, float]] = {
@@ -77,6 +127,9 @@ _SYSTEMS: dict[str, tuple[Callable[..., Any], Services, float]] = {
     "checkout": (checkout.run, _shop, DEADLINE),
     "content": (content.run, _no_services, DEADLINE),
     "negotiation": (negotiation.run, _no_services, DEADLINE),
+    "tracking": (tracking.run, _carrier, DEADLINE),
+    "briefing": (briefing.run, _no_services, DEADLINE),
+    "invoicing": (invoicing.run, _orders, DEADLINE),
 }
 
 
@@ -100,6 +153,16 @@ class ReferenceRun:
     @property
     def deadline(self) -> float:
         return _SYSTEMS[self.system][2]
+
+    @property
+    def chaos(self) -> dict[str, Any]:
+        """The ``@pytest.mark.chaos`` arguments this system is explored with (fault kinds, checkers).
+
+        A system without an entry in :data:`CHAOS` is explored at the site of its fault in
+        :data:`FAULTS` with the default checkers.
+        """
+        default = {"faults": [FAULTS[self.system][1][0]["site"]], "checks": "default"}
+        return dict(CHAOS.get(self.system, default))
 
     def services(self) -> contextlib.AbstractContextManager[dict[str, Any]]:
         return _SYSTEMS[self.system][1]()

@@ -1,7 +1,9 @@
 """``brownout demo``: ``pytest --chaos`` over the shipped reference systems, offline, with a report.
 
-Each reference system (research, checkout, content, negotiation) comes in a naive and a
-hardened variant and a cassette recorded from a real local model. The demo copies its
+Each reference system (research, checkout, content, negotiation, tracking, briefing,
+invoicing) comes in a naive and a hardened variant and a cassette recorded from a real local
+model, and is explored with the fault kinds and checkers of its failure mode
+(``scenarios.ReferenceRun.chaos``). The demo copies its
 test module (``harness/_cli/_demo_suite``) into a scratch folder, runs ``pytest --chaos`` on it
 with a fixed seed (replaying every LLM call from the cassettes, so it needs no network
 and no model), then prints what the checkers found — each naive variant's failure with

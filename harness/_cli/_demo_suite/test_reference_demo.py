@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from scenarios import FAULTS, REFERENCE_RUNS, cassette_dir
+from scenarios import REFERENCE_RUNS, cassette_dir
 
 
 def _cases() -> list[Any]:
@@ -18,10 +18,10 @@ def _cases() -> list[Any]:
     for ref in REFERENCE_RUNS:
         if ref.fault is not None or not ref.cassette_path().is_file():
             continue
-        site = FAULTS[ref.system][1][0]["site"]  # where the fault that shows this system's bug strikes
         mark = pytest.mark.chaos(
-            faults=[site],
-            checks="default",
+            # The fault kinds that reach the system's failure mode, and its checkers (the opt-in
+            # ones named, e.g. checks=["default", "circuit_breaker"]), as a user would mark it.
+            **ref.chaos,
             cassette=str(cassette_dir() / f"{ref.name}.json"),
             deadline=ref.deadline,
             # A fault changes the path: a degraded system asks what was never recorded (a stage
