@@ -53,6 +53,7 @@ __all__ = ["install"]
 
 NAME = "agents"
 _MARK = "__brownout_tool_site__"
+_WRAPPED = "__agents_function_tool_wrapped_callable__"  # set by @function_tool on its implementation
 
 
 def _active() -> bool:
@@ -95,8 +96,10 @@ def _instrument_tool(function_tool: Any) -> None:
     inner = getattr(invoker, "_invoke_tool_impl", None)
     if callable(inner):
         # An invoker made by @function_tool: wrap what it wraps, so its failure handling
-        # (failure_error_function) sees injected faults as it sees real ones.
-        if getattr(inner, _MARK, None) is None:
+        # (failure_error_function) sees injected faults as it sees real ones. A function the
+        # user already declared with harness.tool is its own site: not a second one.
+        declared = getattr(getattr(inner, _WRAPPED, None), "__brownout_tool__", None)
+        if getattr(inner, _MARK, None) is None and declared is None:
             invoker._invoke_tool_impl = _tool_site(inner, function_tool.name)
     elif getattr(invoker, _MARK, None) is None:
         function_tool.on_invoke_tool = _tool_site(invoker, function_tool.name)

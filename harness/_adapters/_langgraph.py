@@ -16,11 +16,25 @@ fail a step), so this adapter wraps two chokepoints, once per process, inert out
   ``create_react_agent`` and a direct ``tool.invoke`` / ``ainvoke`` go through): each call is
   one ``@tool`` site under the tool's own name, its arguments the tool-call arguments.
 
+- **the sync executor** (``langgraph.pregel._executor.BackgroundExecutor.submit``): a graph run
+  with ``invoke`` / ``stream`` hands its parallel branches to a thread pool, where the run's
+  clock cannot see their waits and the threads' timing orders their steps. Inside a run they
+  run one after another in the calling thread instead, in the order LangGraph submitted them
+  (its task order), on the run's clock: two replays give the same log, ``llm[*]#2`` is the
+  same node's call every time, and an injected 30 s timeout costs no wall time. LangGraph
+  runs the tasks of one step independently of each other, so this is one of the schedules
+  its thread pool could produce. While the run's cassette may go live (recording, or
+  ``miss="live"``) the thread pool is kept, so parallel live LLM calls still overlap. Sync
+  nodes of an ``ainvoke``d graph run in the event loop's executor, which the run's
+  :class:`faults.VirtualClockLoop` schedules the same way.
+
 Checkpointer reads and writes are not captured (see docs/adapters.md).
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextvars
 import functools
 from collections.abc import Callable
@@ -97,7 +111,7 @@ def _wrap_sync_runner(run: Callable[..., Any]) -> Callable[..., Any]:
     def run_with_retry(task: Any, *args: Any, **kwargs: Any) -> Any:
         if not _active() or not _is_node(task):
             return run(task, *args, **kwargs)
-        with agent(task.name):
+        with _NodeScope(task.name):
             result = run(task, *args, **kwargs)
             _handoffs(task)
             return result
@@ -106,18 +120,83 @@ def _wrap_sync_runner(run: Callable[..., Any]) -> Callable[..., Any]:
     return run_with_retry
 
 
+class _NodeScope(agent):
+    """A node's ``agent`` scope. LangGraph cancels sibling tasks with a sentinel object as the
+    message, whose repr holds a memory address: the log gets a message that replays identically."""
+
+    __slots__ = ()
+
+    def _close(self, exc: BaseException | None) -> None:
+        if isinstance(exc, asyncio.CancelledError) and not all(isinstance(a, str) for a in exc.args):
+            exc = asyncio.CancelledError("cancelled by LangGraph: a sibling task failed, or the run ended")
+        super()._close(exc)
+
+
 def _wrap_async_runner(arun: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(arun)
     async def arun_with_retry(task: Any, *args: Any, **kwargs: Any) -> Any:
         if not _active() or not _is_node(task):
             return await arun(task, *args, **kwargs)
-        async with agent(task.name):
+        async with _NodeScope(task.name):
             result = await arun(task, *args, **kwargs)
             _handoffs(task)
             return result
 
     setattr(arun_with_retry, _MARK, True)
     return arun_with_retry
+
+
+def _may_go_live() -> bool:
+    """Whether the run's LLM calls may reach a live endpoint (its cassette records or misses live)."""
+    ctx = _RUN.get()
+    cassette = getattr(ctx, "cassette", None)
+    return cassette is not None and (
+        bool(getattr(cassette, "writable", False)) or getattr(cassette, "miss", None) == "live"
+    )
+
+
+def _wrap_submit(submit: Callable[..., Any]) -> Callable[..., Any]:
+    """``BackgroundExecutor.submit``: inside a run (and off the network), run the task now, here."""
+
+    @functools.wraps(submit)
+    def inline_submit(
+        self: Any,
+        fn: Callable[..., Any],
+        *args: Any,
+        __name__: str | None = None,
+        __cancel_on_exit__: bool = False,
+        __reraise_on_exit__: bool = True,
+        __next_tick__: bool = False,
+        **kwargs: Any,
+    ) -> concurrent.futures.Future[Any]:
+        if not _active() or _may_go_live():
+            return submit(  # type: ignore[no-any-return]
+                self,
+                fn,
+                *args,
+                __name__=__name__,
+                __cancel_on_exit__=__cancel_on_exit__,
+                __reraise_on_exit__=__reraise_on_exit__,
+                __next_tick__=__next_tick__,
+                **kwargs,
+            )
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        future.set_running_or_notify_cancel()
+        try:
+            # In a copy of the context, as the thread pool would run it.
+            result = contextvars.copy_context().run(fn, *args, **kwargs)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a killed worker too: the caller sees it through the future
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+        self.tasks[future] = (__cancel_on_exit__, __reraise_on_exit__)
+        future.add_done_callback(self.done)
+        return future
+
+    setattr(inline_submit, _MARK, True)
+    return inline_submit
 
 
 def _tool_arguments(base_tool: Any, tool_input: Any) -> dict[str, Any]:
@@ -193,8 +272,9 @@ def _patch(cls: Any, attribute: str, wrap: Callable[[Callable[..., Any]], Callab
 
 
 def install() -> None:
-    """Wrap LangGraph's task runner and LangChain's tool entry points (once)."""
+    """Wrap LangGraph's task runner and sync executor, and LangChain's tool entry points (once)."""
     from langchain_core.tools import BaseTool, StructuredTool, Tool
+    from langgraph.pregel import _executor as executor_module
     from langgraph.pregel import _runner as runner_module
 
     runner: Any = runner_module  # the names below are imported there, not exported
@@ -202,6 +282,7 @@ def install() -> None:
         runner.run_with_retry = _wrap_sync_runner(runner.run_with_retry)
     if not getattr(runner.arun_with_retry, _MARK, False):
         runner.arun_with_retry = _wrap_async_runner(runner.arun_with_retry)
+    _patch(executor_module.BackgroundExecutor, "submit", _wrap_submit)
     _patch(BaseTool, "run", _wrap_tool_sync)
     _patch(BaseTool, "arun", _wrap_tool_async)
     for cls in (BaseTool, StructuredTool, Tool):
