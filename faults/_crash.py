@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-import httpx2
 from pydantic import Field
 
 import faults._effects  # noqa: F401  (registered first: exploration draws, and shrinks towards, those)
@@ -42,6 +41,8 @@ from harness.hooks import (
 )
 
 if TYPE_CHECKING:
+    import httpx2  # or httpx: the request's own client library
+
     from faults._models import Fault
 
 __all__ = [
