@@ -11,6 +11,10 @@ Every message says what happened, the offending value, the rule, and the fix.
 
     ServiceUnavailable (ConnectionError)   a reference service could not be reached (refused, reset, cut)
     ServiceCallError (RuntimeError)        a reference service answered with an error
+
+    SubtaskFailed (Exception)              inside a reference system: a sub-agent could not produce its
+    ├── CarrierUnavailable                 answer; the system catches it and reports what is missing
+    └── InvoicerFailed
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "CarrierUnavailable",
+    "InvoicerFailed",
     "LLMServerError",
     "ScenarioConfigError",
     "ScenarioError",
     "ServiceCallError",
     "ServiceError",
     "ServiceUnavailable",
+    "SubtaskFailed",
 ]
 
 
@@ -55,3 +62,15 @@ class ServiceCallError(RuntimeError):
         super().__init__(f"{url} answered HTTP {status}: {detail}")
         self.status = status
         self.body = body
+
+
+class SubtaskFailed(Exception):
+    """Inside a reference system: a sub-agent could not produce its answer (caught and reported there)."""
+
+
+class CarrierUnavailable(SubtaskFailed):
+    """tracking: the carrier's API failed (after the tracker's own retries), or its breaker is open."""
+
+
+class InvoicerFailed(SubtaskFailed):
+    """invoicing: the invoicer could not read or price the order."""

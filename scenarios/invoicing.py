@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from harness import WorkerKilled, agent, postcondition, tool
 from scenarios._common import Variant, chat, check_variant, llm_client
+from scenarios._errors import InvoicerFailed
 from scenarios._http import JSONService, call_service, query_string
 
 __all__ = [
@@ -181,10 +182,6 @@ class OrderAPI:
         """The order ``order_id`` as the order service booked it."""
         reply = call_service("GET", f"{self.service.base_url}/orders?{query_string({'id': order_id})}")
         return reply if isinstance(reply, dict) else {}
-
-
-class InvoicerFailed(Exception):
-    """The invoicer could not read or price the order."""
 
 
 # -- the invoicer (worker) -----------------------------------------------------------------

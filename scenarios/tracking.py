@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from harness import WorkerKilled, agent, tool
 from scenarios._common import Variant, chat, check_variant, llm_client
+from scenarios._errors import CarrierUnavailable
 from scenarios._http import JSONService, call_service, query_string
 
 __all__ = [
@@ -205,10 +206,6 @@ class CircuitBreaker:
         self.failures += 1
         if self.failures >= self.threshold or self.opened_at is not None:
             self.opened_at = asyncio.get_running_loop().time()
-
-
-class CarrierUnavailable(Exception):
-    """The carrier's API failed (after the tracker's retries), or the breaker is open."""
 
 
 # -- agents --------------------------------------------------------------------------------
