@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import Run, run_system
-from scenarios import briefing, checkout, content, invoicing, negotiation, research, tracking
+from scenarios import briefing, checkout, checkpointed, content, invoicing, negotiation, research, tracking
 from scenarios._errors import ScenarioConfigError
 from scenarios._shop import ShopService
 
@@ -101,6 +101,10 @@ FAULTS: dict[str, tuple[str, list[dict[str, Any]]]] = {
         "stale_order",
         [{"site": "tool", "target": "get_order", "call": 2, "effect": {"kind": "stale_result"}}],
     ),
+    "checkpointed": (
+        "crash_after_charge",  # the ambiguous window: the card was charged, the checkpoint not yet written
+        [{"site": "tool", "target": "charge_card", "call": 1, "effect": {"kind": "crash_after_effect"}}],
+    ),
 }
 
 # How a test explores each system under ``pytest --chaos``: the marker arguments (fault kinds,
@@ -119,7 +123,21 @@ CHAOS: dict[str, dict[str, Any]] = {
     },
     "briefing": {"faults": ["budget"], "checks": ["default", "bulkhead"]},
     "invoicing": {"faults": ["tool", *WRONG_ANSWERS], "checks": "default"},
+    # Its failure mode is what a restart does: every kill point (drawn because it declares resume).
+    "checkpointed": {
+        "faults": [
+            "tool.crash_before_effect",
+            "tool.crash_after_effect",
+            "tool.crash_mid_call",
+            "state.crash_after_checkpoint",
+            "llm.crash_mid_stream",
+        ],
+        "checks": "default",
+    },
 }
+
+# How a system starts again after a crash (chaos.run(..., resume=...)), for those that can.
+RESUME: dict[str, Callable[..., Any]] = {"checkpointed": checkpointed.resume}
 
 _SYSTEMS: dict[str, tuple[Callable[..., Any], Services, float]] = {
     # name -> (entry point, services it needs, virtual deadline of a run)
@@ -130,6 +148,7 @@ _SYSTEMS: dict[str, tuple[Callable[..., Any], Services, float]] = {
     "tracking": (tracking.run, _carrier, DEADLINE),
     "briefing": (briefing.run, _no_services, DEADLINE),
     "invoicing": (invoicing.run, _orders, DEADLINE),
+    "checkpointed": (checkpointed.run, _no_services, DEADLINE),
 }
 
 
@@ -163,6 +182,11 @@ class ReferenceRun:
         """
         default = {"faults": [FAULTS[self.system][1][0]["site"]], "checks": "default"}
         return dict(CHAOS.get(self.system, default))
+
+    @property
+    def resume(self) -> Callable[..., Any] | None:
+        """How the system starts again after a crash, or ``None`` for a system that cannot."""
+        return RESUME.get(self.system)
 
     def services(self) -> contextlib.AbstractContextManager[dict[str, Any]]:
         return _SYSTEMS[self.system][1]()
@@ -244,6 +268,7 @@ def run_reference(
                 deadline=ref.deadline,
                 fault_plan=plan.model_dump(mode="json") if plan is not None else None,
                 meta={"reference": ref.name},
+                resume=ref.resume,
             )
             if inspect is not None:
                 inspect(services)

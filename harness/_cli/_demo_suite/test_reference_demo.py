@@ -37,4 +37,5 @@ def _cases() -> list[Any]:
 def test_reference(chaos: Any, services: dict[str, Any], ref: Any) -> None:
     if ref.system not in services:  # each system's services start once and serve both variants
         services[ref.system] = services["stack"].enter_context(ref.services())
-    chaos.run(ref.entry, variant=ref.variant, **services[ref.system])
+    # A system that can restart after a crash says how (its crash-restart kill points are drawn).
+    chaos.run(ref.entry, resume=ref.resume, variant=ref.variant, **services[ref.system])
