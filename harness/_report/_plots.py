@@ -14,7 +14,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from harness._log._events import AgentEnd, AgentStart, FaultInjected, Handoff, LLMCall, MessageSend, ToolCall
+from harness._log._events import (
+    AgentEnd,
+    AgentStart,
+    FaultInjected,
+    Handoff,
+    LLMCall,
+    MessageSend,
+    Restart,
+    ToolCall,
+)
 from harness._log._runlog import RunLog
 from harness._report._rows import ResultRow
 from harness._report._stats import Heatmap, pass_hat_k_by_faults, pass_hat_k_curve
@@ -358,7 +367,9 @@ def swimlane_svg(log: RunLog, violation_steps: Sequence[int], title: str) -> str
     """A run as a timeline: one lane per agent, tool and LLM calls, faults marked, violation steps shaded.
 
     The x axis is the event sequence number (the order things happened); the virtual
-    time of each fault is in its label.
+    time of each fault is in its label. A crash and restart (``restart`` event) is a dashed
+    line across every lane, labelled with its kill point and the new incarnation; the scopes
+    the crashed incarnation left open end there, marked ``crashed``.
     """
     lanes: list[str] = []
 
@@ -379,17 +390,21 @@ def swimlane_svg(log: RunLog, violation_steps: Sequence[int], title: str) -> str
         for step in sorted(set(violation_steps)):
             ax.axvspan(step - 0.5, step + 0.5, color=_VIOLATION, alpha=0.8, zorder=0, lw=0)
         ends = {e.start_seq: e for e in log.of(AgentEnd)}
+        restarts = log.of(Restart)
+        died = {r.crashed: r.seq for r in restarts}  # incarnation -> where its process died
         for start in log.of(AgentStart):
             end = ends.get(start.seq)
             stop = end.seq if end is not None else n - 1
-            status = end.status if end is not None else "open"
+            status: str = end.status if end is not None else "open"
+            if end is None and start.incarnation in died:
+                stop, status = died[start.incarnation], "crashed"
             y = lane(start.name)
             ax.barh(
                 y,
                 max(stop - start.seq, 0.6),
                 left=start.seq,
                 height=0.5,
-                color=_STATUS_COLOR[status],
+                color=_STATUS_COLOR["killed" if status == "crashed" else status],
                 edgecolor="#636363",
                 linewidth=0.4,
                 zorder=1,
@@ -453,12 +468,24 @@ def swimlane_svg(log: RunLog, violation_steps: Sequence[int], title: str) -> str
             elif isinstance(event, Handoff | MessageSend):
                 y = lane(event.agent)
                 ax.scatter([event.seq], [y], marker=">", s=18, color="#3182bd", zorder=3)
+        for restart in restarts:
+            ax.axvline(restart.seq, color=_FAULT, linestyle="--", linewidth=1.2, zorder=6)
+            ax.text(
+                restart.seq + 0.2,
+                len(lanes) - 0.45,
+                f"crash ({restart.point}) → restart, incarnation {restart.incarnation}",
+                fontsize=7,
+                color=_FAULT,
+                ha="left",
+                va="bottom",
+                zorder=6,
+            )
         ax.set_yticks(range(len(lanes)), lanes)
         ax.set_ylim(len(lanes) - 0.4, -0.6)
         ax.set_xlim(-1, n)
         ax.set_xlabel(
             "step (event seq)  ·  ■ tool call  ● LLM call (○ substituted)  ✕ fault  ▶ handoff/message"
-            "  ▮ violation step"
+            "  ▮ violation step  ┆ crash and restart"
         )
         ax.set_title(_short(title, 140), loc="left")
         ax.grid(True, axis="x", alpha=0.2)
