@@ -391,3 +391,42 @@ def test_pytest_records_replays_and_explores_anthropic_calls(
     assert "test_app.py::test_summary" in text and "reproduce: pytest test_app.py::test_summary" in text
     assert "llm[summarizer]#1" in text
     assert "FAILED test_app.py::test_careful_summary" not in text
+
+
+# -- any other client: harness.llm_call ---------------------------------------------------------
+def test_a_client_brownout_does_not_capture_records_its_calls_with_llm_call(server: FakeAnthropic) -> None:
+    import urllib.request
+
+    from harness import llm_call
+
+    def app() -> str:
+        body = {"model": "c", "max_tokens": 16, "messages": [{"role": "user", "content": "plain http"}]}
+        request = urllib.request.Request(
+            f"{server.url}/v1/messages",
+            data=json.dumps(body).encode(),
+            headers={"content-type": "application/json", "x-api-key": KEY},
+        )
+        with agent("legacy"):
+            with urllib.request.urlopen(request, timeout=10) as response:  # not an httpx client
+                reply = json.loads(response.read())
+            text = reply["content"][0]["text"]
+            llm_call(
+                model=body["model"],
+                messages=body["messages"],
+                reply=text,
+                prompt_tokens=reply["usage"]["input_tokens"],
+                completion_tokens=reply["usage"]["output_tokens"],
+            )
+        return str(text)
+
+    run = run_system(app)
+    assert run.output == "reply #1 to: plain http"
+    (call,) = _calls(run)
+    assert (call.agent, call.source, call.model, call.response_text) == (
+        "legacy",
+        "external",
+        "c",
+        "reply #1 to: plain http",
+    )
+    assert (call.prompt_tokens, call.completion_tokens) == (11, 7)
+    assert call.messages == [{"role": "user", "content": "plain http"}]
