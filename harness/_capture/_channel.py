@@ -36,6 +36,11 @@ class _Message:
     order: int = 0
 
 
+# Sends numbered per run and channel name, not per channel object: a channel opened again (by a
+# restarted system) continues the numbering a fault plan selects by.
+_SENDS: weakref.WeakKeyDictionary[RunContext, dict[str, int]] = weakref.WeakKeyDictionary()
+
+
 def _agent() -> str | None:
     frame = _FRAME.get()
     return frame.name if frame else None
@@ -72,7 +77,6 @@ class Channel:
         self._senders: list[str] = []
         self._order = itertools.count()
         self._free_sends = 0
-        self._sends: weakref.WeakKeyDictionary[RunContext, int] = weakref.WeakKeyDictionary()
 
     def __repr__(self) -> str:
         return f"Channel({self.name!r}, pending={len(self._ready)})"
@@ -105,8 +109,10 @@ class Channel:
         sender = sender or _agent()
         ctx.refuse_if_dead()
         with ctx._lock:
-            call = self._sends.get(ctx, 0) + 1
-            self._sends[ctx] = call
+            sends = _SENDS.get(ctx)
+            if sends is None:
+                sends = _SENDS[ctx] = {}
+            call = sends[self.name] = sends.get(self.name, 0) + 1
         message = _Message(f"{self.name}#{call}", payload, sender, recipient, order=next(self._order))
         decision = ctx.hooks.message_send(ctx, MessageSite(self.name, _agent(), call, sender, recipient))
         ctx.emit(

@@ -270,7 +270,6 @@ class RunContext:
         self.dying: ProcessCrashed | None = None
         self.on_crash: Callable[[], None] | None = None  # the runner's signal: stop this incarnation
         self._dir: str | None = None
-        self._crash_seq = -1
         self._crash_site = ""
 
     # -- crash and restart -----------------------------------------------------------------
@@ -289,7 +288,6 @@ class RunContext:
                     point=point,
                     incarnation=self.incarnation,
                 )
-                self._crash_seq = len(self.log) - 1
                 self._crash_site = what
             crashed = self.dying
         signal = self.on_crash
@@ -311,6 +309,7 @@ class RunContext:
         if crashed is None:
             return
         with self._lock:
+            crash_seq = len(self.log) - 1  # the last event the crashed incarnation recorded
             self.dying = None
             self.incarnation += 1
         self.emit(
@@ -318,7 +317,7 @@ class RunContext:
             crashed=crashed.incarnation,
             point=crashed.point,
             site=self._crash_site,
-            crash_seq=self._crash_seq if self._crash_seq >= 0 else None,
+            crash_seq=crash_seq if crash_seq >= 0 else None,
             parent_step_id=None,
             agent=None,
         )

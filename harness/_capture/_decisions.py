@@ -400,7 +400,10 @@ async def _interrupted(decision: Interrupt, proceed: Callable[[], Awaitable[Any]
     error = decision.error()  # first: whatever the cut-off step does while it unwinds sees the error
     if not task.done():
         task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    try:
+        await asyncio.gather(task, return_exceptions=True)
+    except asyncio.CancelledError:
+        pass  # the caller is being cancelled too (a crash stops every task): it still gets the error
     raise error
 
 

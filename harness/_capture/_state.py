@@ -40,6 +40,11 @@ class Versioned(Generic[T]):
     version: int
 
 
+# Reads and writes numbered per run and store name, not per store object: a store opened again
+# (by a restarted system, or twice in one run) continues the numbering a fault plan selects by.
+_OP_COUNTS: weakref.WeakKeyDictionary[RunContext, dict[tuple[str, str], int]] = weakref.WeakKeyDictionary()
+
+
 def _agent() -> str | None:
     frame = _FRAME.get()
     return frame.name if frame else None
@@ -86,7 +91,6 @@ class StateStore:
         self._history: dict[str, list[tuple[int, Any]]] = {}
         self._highest_token: int | None = None
         self._lock = threading.RLock()
-        self._counts: weakref.WeakKeyDictionary[RunContext, dict[str, int]] = weakref.WeakKeyDictionary()
         self.path = os.fspath(path) if path is not None else None
         self._db: sqlite3.Connection | None = None
         if self.path is not None:
@@ -171,11 +175,10 @@ class StateStore:
     def _fault(self, ctx: RunContext, op: str, key: str) -> StateDecision | None:
         ctx.refuse_if_dead()  # a crashed process reads and writes nothing
         with ctx._lock:
-            counts = self._counts.get(ctx)
+            counts = _OP_COUNTS.get(ctx)
             if counts is None:
-                counts = self._counts[ctx] = {"read": 0, "write": 0}
-            counts[op] += 1
-            call = counts[op]
+                counts = _OP_COUNTS[ctx] = {}
+            call = counts[(self.name, op)] = counts.get((self.name, op), 0) + 1
         return ctx.hooks.state_op(ctx, StateSite(self.name, _agent(), op, call, key))
 
     @staticmethod

@@ -347,7 +347,7 @@ class Restart(EventBase):
     ``incarnation`` (as on every event) is the new one; ``crashed`` the one that died,
     ``point`` the kill point (``before_effect``, ``after_effect``, ``mid_call``,
     ``after_checkpoint``, ``mid_stream``), ``site`` the step it struck and ``crash_seq`` the
-    seq of the event the crash followed (the struck step's, or the last one before it).
+    seq of the last event the crashed incarnation recorded (usually the struck call's end).
     """
 
     kind: Literal["restart"] = "restart"

@@ -26,7 +26,11 @@ from harness._log._jsonable import jsonable
 from harness._log._runlog import RunLog
 from harness._log._secrets import scrub
 
-__all__ = ["Run", "entry_name", "run_system"]
+__all__ = ["MAX_RESTARTS", "Run", "entry_name", "run_system"]
+
+# A system that crashes again every time it is restarted (a kill point on every call) ends its
+# run after this many restarts, killed, instead of restarting forever.
+MAX_RESTARTS = 10
 
 
 @dataclass
@@ -124,8 +128,8 @@ def _run_async(
             if task.done() and not task.cancelled():
                 task.exception()  # retrieved: how the dead incarnation's code ended does not matter
             await _stop_incarnation(loop)  # the process is gone: all of its tasks with it
-            if resume is None:
-                raise ctx.dying  # no way to start the system again: the crash ends the run
+            if resume is None or ctx.incarnation >= MAX_RESTARTS:
+                raise ctx.dying  # no way (or no more tries) to start the system again: the run ends
             ctx.restart()
             call = resume
 
@@ -204,7 +208,7 @@ def _run_sync(
             error = exc
         if ctx.dying is None:
             return output, error
-        if resume is None:
+        if resume is None or ctx.incarnation >= MAX_RESTARTS:
             return None, ctx.dying
         ctx.restart()
         call = resume
