@@ -125,3 +125,23 @@ def test_ensemble_aevaluate_replays_the_sync_ensemble(tmp_path: Path) -> None:
         replayed = asyncio.run(ensemble.aevaluate("Paris", RUBRIC))
     assert replayed == recorded
     assert replayed.spread == recorded.spread and replayed.spread is not None and replayed.spread.n == 3
+
+
+def test_aevaluate_inside_a_run_is_captured_by_the_run() -> None:
+    from harness import run_system
+    from harness.events import LLMCall
+    from harness.events import Verdict as VerdictEvent
+
+    endpoint = ScriptedEndpoint(reply({"correct": 2, "clear": 3}, "right"))
+    judge = Judge("smollm2", base_url="http://judge.test/v1", async_client=endpoint.async_client())
+
+    async def system() -> str:
+        verdict = await judge.aevaluate("Paris", RUBRIC, context="Capital of France?")
+        return verdict.outcome
+
+    run = run_system(system)
+    assert run.output == "PASSED"
+    (call,) = run.log.of(LLMCall)
+    assert (call.prompt_tokens, call.completion_tokens) == (10, 5)
+    (event,) = run.log.of(VerdictEvent)
+    assert event.passed is True and event.detail["prompt_tokens"] == 10
