@@ -315,3 +315,51 @@ def test_sync_tools_run_in_the_apps_own_executor_when_it_chose_one() -> None:
     assert run.output == "worker: here" and default.output == "worker: here"
     assert threads[0].startswith("app-pool")  # the app's executor, not brownout's
     assert [e.name for e in _kinds(run, "tool_call")] == ["where"]
+
+
+def test_a_run_driven_node_by_node_with_iter() -> None:
+    front, _ = _desk()
+
+    async def main() -> str:
+        async with front.iter("How many museums in Oslo?") as agent_run:
+            async for _node in agent_run:
+                pass
+        assert agent_run.result is not None
+        return agent_run.result.output
+
+    run = run_system(main)
+    assert run.output == "front: expert: Oslo: 3 museums"
+    assert [e.name for e in _kinds(run, "agent_start")] == ["front", "expert"]
+    assert [(e.name, e.agent) for e in _kinds(run, "tool_call")] == [
+        ("lookup", "expert"),
+        ("ask_expert", "front"),
+    ]
+    assert {e.name: e.status for e in _kinds(run, "agent_end")} == {"front": "ok", "expert": "ok"}
+
+
+def test_a_streamed_run() -> None:
+    from pydantic_ai.models.function import DeltaToolCall
+
+    async def stream(messages: list[ModelMessage], info: AgentInfo) -> Any:
+        parts = [p for m in messages for p in getattr(m, "parts", ())]
+        returned = [p for p in parts if isinstance(p, ToolReturnPart)]
+        if returned:
+            yield f"streamed: {returned[-1].content}"
+        else:
+            yield {0: DeltaToolCall(name="lookup", json_args='{"city": "Oslo"}')}
+
+    streamer: Agent[None, str] = Agent(FunctionModel(stream_function=stream), name="streamer")
+
+    @streamer.tool_plain
+    def lookup(city: str) -> str:
+        """Look a city up."""
+        return f"{city}: 3 museums"
+
+    async def main() -> str:
+        async with streamer.run_stream("museums?") as result:
+            return "".join([piece async for piece in result.stream_text(delta=True)])
+
+    run = run_system(main)
+    assert run.output == "streamed: Oslo: 3 museums"
+    assert [(e.name, e.agent, e.status) for e in _kinds(run, "tool_call")] == [("lookup", "streamer", "ok")]
+    assert [(e.name, e.status) for e in _kinds(run, "agent_end")] == [("streamer", "ok")]
