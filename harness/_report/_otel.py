@@ -41,6 +41,7 @@ from harness._log._events import (
     CheckResult,
     FaultInjected,
     LLMCall,
+    Restart,
     RunEnd,
     RunStart,
     ToolCall,
@@ -238,6 +239,22 @@ def _emit_run(tracer: Any, ids: Any, log: RunLog, epoch_ns: int) -> None:
                 fault_attrs["brownout.fault.call"] = event.call
             target.add_event(
                 "brownout.fault_injected", attributes=fault_attrs, timestamp=_ns(epoch_ns, event.t)
+            )
+        elif isinstance(event, Restart):
+            # The crashed incarnation's agents never ended: their spans end at the restart.
+            for step in list(spans):
+                span = spans.pop(step)
+                span.set_attribute("brownout.agent.status", "crashed")
+                span.set_status(_status("ProcessCrashed", f"the system crashed ({event.point})"))
+                span.end(end_time=_ns(epoch_ns, event.t))
+            root.add_event(
+                "brownout.restart",
+                attributes={
+                    "brownout.restart.point": event.point,
+                    "brownout.restart.site": event.site,
+                    "brownout.restart.incarnation": event.incarnation,
+                },
+                timestamp=_ns(epoch_ns, event.t),
             )
         elif isinstance(event, CheckResult):
             root.add_event(
