@@ -4,7 +4,7 @@ Each system's naive variant fails with the checker of its failure mode named and
 plan of at most 2 faults; its hardened twin passes 200 fault plans under each of the seeds 1,
 2 and 3. One pytester session per system runs all four tests (naive, and hardened with each
 seed, the seed given on the marker), so the system's modules, cassettes and services load
-once for the 800 runs.
+once for its 600-odd runs; then the printed reproduce command fails the same way.
 
 The user tests are written as a user would write them: the marker names the fault kinds and
 the opt-in checkers (``scenarios.ReferenceRun.chaos``), and the body asserts what the result
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 
 import pytest
 from _support.chaos_outcome import parse_outcome
@@ -119,7 +120,10 @@ def test_naive_fails_with_its_checker_and_the_hardened_twin_passes_three_seeds(
     failure = caught[0]
     print(f"[reference] {system}_naive: {failure.summary()}")
     assert 1 <= failure.plan_size <= 2, failure.summary()
-    # The reproduce command replays exactly the shrunk plan.
-    reproduce = re.search(r"reproduce: pytest '([^']+\[naive\])' '--chaos-plan=(\{.*?\})'", text)
+    # The reproduce command replays exactly the shrunk plan, and fails the same way.
+    reproduce = re.search(r"^reproduce: (pytest '[^']+\[naive\]' '--chaos-plan=(\{.*?\})'.*)$", text, re.M)
     assert reproduce is not None, text[-3000:]
     assert len(json.loads(reproduce.group(2))["faults"]) == failure.plan_size
+    again = pytester.runpytest(*shlex.split(reproduce.group(1))[1:], "-p", "no:randomly")
+    again.assert_outcomes(failed=1)
+    assert any(name in again.stdout.str() for name in CHECKERS[system]), again.stdout.str()[-3000:]
