@@ -1,7 +1,9 @@
 """A trip-planning graph: a planner, two workers in parallel, a synthesizer.
 
-Plain LangGraph + LangChain code: nothing here knows about brownout. It talks to any
-OpenAI-compatible chat-completions endpoint (``OPENAI_BASE_URL``, ``OPENAI_MODEL``).
+Plain LangGraph + LangChain code in the usual sync style (``def`` nodes, ``graph.invoke``;
+LangGraph runs the two workers in parallel in its thread pool): nothing here knows about
+brownout. It talks to any OpenAI-compatible chat-completions endpoint (``OPENAI_BASE_URL``,
+``OPENAI_MODEL``).
 
     planner ──┬──► weather ──┬──► synthesizer
               └──► budget  ──┘
@@ -54,31 +56,32 @@ def _llm() -> ChatOpenAI:
     )
 
 
-async def _ask(system: str, user: str) -> str:
-    reply = await _llm().ainvoke([SystemMessage(system), HumanMessage(user)])
+def _ask(system: str, user: str) -> str:
+    reply = _llm().invoke([SystemMessage(system), HumanMessage(user)])
     return str(reply.content).strip()
 
 
-async def planner(state: Trip) -> Trip:
-    plan = await _ask("You plan trips. Reply with one short sentence.", state["request"])
+def planner(state: Trip) -> Trip:
+    plan = _ask("You plan trips. Reply with one short sentence.", state["request"])
     return {"plan": plan}
 
 
-async def weather(state: Trip) -> Trip:
-    report = await forecast.ainvoke({"city": state["city"]})
-    note = await _ask(
-        "Say in one short sentence what to pack.", f"The forecast in {state['city']} is {report}."
-    )
+def weather(state: Trip) -> Trip:
+    report = forecast.invoke({"city": state["city"]})
+    note = _ask("Say in one short sentence what to pack.", f"The forecast in {state['city']} is {report}.")
     return {"weather": f"{report}. {note}"}
 
 
-async def budget(state: Trip) -> Trip:
-    cost = await daily_cost.ainvoke({"city": state["city"], "days": state["days"]})
-    return {"budget": f"about {cost} EUR for {state['days']} days"}
+def budget(state: Trip) -> Trip:
+    cost = daily_cost.invoke({"city": state["city"], "days": state["days"]})
+    tip = _ask(
+        "Give one short money-saving tip.", f"A {state['days']}-day stay in {state['city']} costs {cost} EUR."
+    )
+    return {"budget": f"about {cost} EUR for {state['days']} days. {tip}"}
 
 
-async def synthesizer(state: Trip) -> Trip:
-    answer = await _ask(
+def synthesizer(state: Trip) -> Trip:
+    answer = _ask(
         "Write a two-sentence trip summary.",
         f"Plan: {state['plan']}\nWeather: {state['weather']}\nBudget: {state['budget']}",
     )
@@ -98,14 +101,12 @@ builder.add_edge("synthesizer", END)
 graph = builder.compile()
 
 
-async def plan_trip(city: str, days: int) -> dict[str, str]:
+def plan_trip(city: str, days: int) -> dict[str, str]:
     """The app's entry point: a city and a number of days in, a trip summary out."""
     request = f"Plan a {days}-day trip to {city.title()}."
-    state = await graph.ainvoke({"request": request, "city": city, "days": days})
+    state = graph.invoke({"request": request, "city": city, "days": days})
     return {"answer": state["answer"], "weather": state["weather"], "budget": state["budget"]}
 
 
 if __name__ == "__main__":
-    import asyncio
-
-    print(asyncio.run(plan_trip("lisbon", 3)))
+    print(plan_trip("lisbon", 3))

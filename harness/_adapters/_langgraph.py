@@ -92,7 +92,9 @@ def _handoffs(task: Any) -> None:
         elif not channel.startswith("__"):
             state[channel] = _compact(value)
     seen: set[str] = set()
-    for target in targets:
+    # LangGraph keeps a node's edges in a set: their order follows the process's string hash
+    # seed, so the handoffs go out sorted by target, the same in every process.
+    for target in sorted(targets):
         if target and not target.startswith("__") and target not in seen:
             seen.add(target)
             handoff(target, state, source=task.name)

@@ -4,6 +4,8 @@ and on the SDK's own ScriptedModel: no brownout code in the apps."""
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from typing import Any
 
 import pytest
@@ -27,7 +29,7 @@ from agents.testing import ScriptedModel, assistant_message, function_call
 from pydantic import BaseModel
 
 from faults import FaultPlan
-from harness import WorkerKilled, agent, run_checks, run_system
+from harness import WorkerKilled, agent, run_checks, run_system, tool
 from harness.cassettes import Cassette
 from scenarios import call_sites
 
@@ -104,6 +106,66 @@ def test_tool_fault_goes_through_the_sdk_failure_handling_and_is_found() -> None
     assert [(f.site, f.target) for f in _kinds(run, "fault_injected")] == [("tool", "add")]
     violations = run_checks(run.log, "default", output=run.output)
     assert "tool_error_as_result" in {v.checker for v in violations}
+
+
+# Each fault below would cost at least this long in real time if its wait were not virtual;
+# the bounds only catch a real wait (CONTRIBUTING: no speed targets in tests).
+REAL_WAIT = 30
+
+
+def _tool_plan(effect: dict[str, Any]) -> Any:
+    fault = {"site": "tool", "target": "add", "call": 1, "effect": effect}
+    return FaultPlan.from_json(json.dumps({"faults": [fault]})).hooks()
+
+
+def test_a_timeout_in_the_sync_function_tool_costs_no_wall_time() -> None:
+    # `add` is a sync function tool: the SDK runs it with asyncio.to_thread.
+    started = time.monotonic()
+    run = _run(hooks=_tool_plan({"kind": "timeout", "after": REAL_WAIT}), miss="nearest")
+    assert time.monotonic() - started < REAL_WAIT
+    (call,) = _kinds(run, "tool_call")
+    assert (call.status, call.t) == ("timeout", float(REAL_WAIT))
+    assert run.output == SDK_TOOL_ERROR
+
+
+def test_a_hang_in_the_sync_function_tool_ends_at_the_deadline_and_liveness_reports_it() -> None:
+    started = time.monotonic()
+    run = _run(hooks=_tool_plan({"kind": "hang"}), miss="nearest")
+    assert time.monotonic() - started < REAL_WAIT  # 600 virtual seconds, not real ones
+    assert run.deadline_passed
+    assert "liveness" in {v.checker for v in run_checks(run.log, "default", output=run.output)}
+
+
+def test_a_sync_function_tool_over_a_harness_tool_waits_on_the_virtual_clock_in_its_thread() -> None:
+    @function_tool
+    @tool("slow_lookup")
+    def slow_lookup(city: str) -> str:
+        """Look a city up, slowly."""
+        time.sleep(REAL_WAIT)  # the tool's own wait, in the SDK's worker thread
+        return f"{city}: 3 museums"
+
+    expert = Agent(
+        name="expert",
+        model=ScriptedModel(
+            [[function_call("slow_lookup", {"city": "Oslo"}, call_id="c1")], [assistant_message("done")]]
+        ),
+        tools=[slow_lookup],
+    )
+
+    async def main() -> str:
+        return str((await Runner.run(expert, "museums?")).final_output)
+
+    started = time.monotonic()
+    run = run_system(main, hooks=_plan_for("slow_lookup", {"kind": "latency", "seconds": REAL_WAIT}))
+    assert time.monotonic() - started < REAL_WAIT
+    assert run.output == "done"
+    (call,) = _kinds(run, "tool_call")  # one site: the user's own, not a second one from the adapter
+    assert (call.name, call.status, call.t) == ("slow_lookup", "ok", 2.0 * REAL_WAIT)
+
+
+def _plan_for(target: str, effect: dict[str, Any]) -> Any:
+    fault = {"site": "tool", "target": target, "call": 1, "effect": effect}
+    return FaultPlan.from_json(json.dumps({"faults": [fault]})).hooks()
 
 
 def test_worker_fault_kills_the_agent_turn() -> None:

@@ -3,7 +3,13 @@ graphs without an LLM (Send, Command, ToolNode): no brownout code in the apps.""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import operator
+import os
+import subprocess
+import sys
+import time
 from typing import Annotated, Any, TypedDict
 
 import pytest
@@ -13,7 +19,7 @@ pytest.importorskip(
     "langchain_openai", reason="langchain-openai is not installed: pip install 'brownout[langgraph]'"
 )
 
-from adapter_examples import cassette_of, copy_example, fault_sites, load_example, normalized
+from adapter_examples import EXAMPLES, cassette_of, copy_example, fault_sites, load_example, normalized
 from langchain_core.messages import AIMessage
 from langchain_core.tools import tool
 from langgraph.graph import END, START, MessagesState, StateGraph
@@ -45,7 +51,7 @@ def _kinds(run: Any, kind: str) -> list[Any]:
 def test_replay_is_offline_and_identical_three_times(socket_guard: Any) -> None:
     runs = [_run() for _ in range(3)]
     assert all(r.error is None for r in runs)
-    assert runs[0].output["budget"] == "about 360 EUR for 3 days"
+    assert runs[0].output["budget"].startswith("about 360 EUR for 3 days")
     assert runs[0].output == runs[1].output == runs[2].output
     assert normalized(runs[0].log) == normalized(runs[1].log) == normalized(runs[2].log)
     assert socket_guard.attempts == []
@@ -56,7 +62,7 @@ def test_log_holds_nodes_tools_and_edges() -> None:
     assert sorted(e.name for e in _kinds(run, "agent_start")) == sorted(NODES)
     assert {e.name: e.status for e in _kinds(run, "agent_end")} == dict.fromkeys(NODES, "ok")
     # the LLM calls of langchain-openai are attributed to the node that made them
-    assert sorted(e.agent for e in _kinds(run, "llm_call")) == ["planner", "synthesizer", "weather"]
+    assert sorted(e.agent for e in _kinds(run, "llm_call")) == ["budget", "planner", "synthesizer", "weather"]
     tools = {e.name: (e.agent, e.args, e.result) for e in _kinds(run, "tool_call")}
     assert tools == {
         "forecast": ("weather", {"city": "lisbon"}, "sunny, 24 C"),
@@ -70,7 +76,91 @@ def test_log_holds_nodes_tools_and_edges() -> None:
         ("budget", "synthesizer"),
     }
     assert set(edges["planner", "weather"]) == {"plan"}  # the state keys the node wrote
-    assert edges["budget", "synthesizer"] == {"budget": "about 360 EUR for 3 days"}
+    assert set(edges["budget", "synthesizer"]) == {"budget"}
+    assert edges["budget", "synthesizer"]["budget"].startswith("about 360 EUR for 3 days. ")
+
+
+def _digest(run: Any) -> str:
+    return hashlib.sha256(json.dumps(normalized(run.log), sort_keys=True).encode()).hexdigest()
+
+
+def test_twenty_replays_are_byte_identical_and_a_call_number_hits_the_same_node() -> None:
+    # The two workers run in parallel (LangGraph's thread pool, outside a run); inside a run they
+    # take their turns in LangGraph's task order, so their LLM calls never swap places.
+    digests = {_digest(_run()) for _ in range(20)}
+    assert len(digests) == 1
+    second = FaultPlan.from_json(
+        '{"faults":[{"site":"llm","target":null,"call":2,"effect":{"kind":"server_error"}}]}'
+    )
+    hit = set()
+    for _ in range(20):
+        run = _run(hooks=second.hooks(), miss="nearest")
+        (fault,) = _kinds(run, "fault_injected")
+        hit.add(fault.agent)
+    assert hit == {"budget"}  # a worker, the same one every time
+
+
+def test_replays_in_other_processes_give_the_same_log() -> None:
+    code = (
+        "import hashlib, json, sys\n"
+        f"sys.path[:0] = [{str(EXAMPLES / 'langgraph')!r}, {str(EXAMPLES.parent / 'tests' / 'adapters')!r}]\n"
+        "import test_langgraph as t\n"
+        "print(t._digest(t._run()))\n"
+    )
+    here = _digest(_run())
+    for seed in ("1", "2"):  # other hash seeds, other thread timings
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.strip().splitlines()[-1] == here
+
+
+# Each fault below would cost at least this long in real time if its wait were not virtual;
+# the bounds only catch a real wait (CONTRIBUTING: no speed targets in tests).
+REAL_WAIT = 30
+
+
+@pytest.mark.parametrize(
+    ("site", "target"),
+    [("tool", "daily_cost"), ("llm", "budget")],
+)
+def test_a_timeout_in_a_parallel_worker_costs_no_wall_time(site: str, target: str) -> None:
+    plan = FaultPlan.from_json(
+        json.dumps(
+            {
+                "faults": [
+                    {
+                        "site": site,
+                        "target": target,
+                        "call": 1,
+                        "effect": {"kind": "timeout", "after": REAL_WAIT},
+                    }
+                ]
+            }
+        )
+    )
+    started = time.monotonic()
+    run = _run(hooks=plan.hooks(), miss="nearest")
+    assert time.monotonic() - started < REAL_WAIT
+    assert [(f.site, f.target) for f in _kinds(run, "fault_injected")] == [(site, target)]
+    assert run.log[-1].t >= REAL_WAIT  # the run saw the 30 s pass, in virtual time
+
+
+def test_a_hung_parallel_worker_ends_at_the_deadline_and_liveness_reports_it() -> None:
+    plan = FaultPlan.from_json(
+        '{"faults":[{"site":"worker","target":"weather","call":1,"effect":{"kind":"hang"}}]}'
+    )
+    started = time.monotonic()
+    run = _run(hooks=plan.hooks(), miss="nearest")
+    assert time.monotonic() - started < REAL_WAIT  # 600 virtual seconds, not real ones
+    assert run.deadline_passed
+    violations = run_checks(run.log, "default", output=run.output)
+    assert "liveness" in {v.checker for v in violations}
 
 
 def test_exploration_draws_tool_and_worker_sites_not_only_llm() -> None:
