@@ -57,6 +57,29 @@ def pytest_unconfigure(config):
     configure_semantic_checks()  # the judge configuration is process-wide: leave none behind
 """
 
+ENSEMBLE_CASSETTE = CASSETTE.with_name("handoff_ensemble.json")
+
+# Three samples of the same judge (seeds 0, 1, 2 at temperature 0.7): the verdict shows its spread.
+CONFTEST_ENSEMBLE = """
+import os
+
+from judges import Ensemble, Judge, configure_semantic_checks
+
+JUDGE = Judge(
+    "qwen",
+    base_url=os.environ.get("HANDOFF_JUDGE_BASE_URL", "http://127.0.0.1:9/v1"),
+    cassette="handoff_ensemble.json",
+    record_mode=os.environ.get("HANDOFF_JUDGE_RECORD_MODE", "none"),
+    timeout=900,
+)
+configure_semantic_checks(judge=Ensemble.samples(JUDGE, n=3, temperature=0.7))
+
+
+def pytest_unconfigure(config):
+    JUDGE.close()
+    configure_semantic_checks()
+"""
+
 TESTS = """
 import app
 

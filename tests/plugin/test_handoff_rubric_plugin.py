@@ -14,7 +14,7 @@ import re
 import shutil
 
 import pytest
-from _support.handoff_app import APP, CASSETTE, CONFTEST, TESTS
+from _support.handoff_app import APP, CASSETTE, CONFTEST, CONFTEST_ENSEMBLE, ENSEMBLE_CASSETTE, TESTS
 
 pytest_plugins = ["pytester"]
 
@@ -58,3 +58,18 @@ def test_both_replay_offline_and_nothing_is_recorded(project: pytest.Pytester) -
     result = project.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=1, failed=1)
     assert (project.path / "handoff_rubric.json").read_bytes() == before
+
+
+def test_an_ensemble_judge_shows_its_variance_at_the_handoff(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(app=APP, conftest=CONFTEST_ENSEMBLE, test_trip=TESTS)
+    shutil.copyfile(ENSEMBLE_CASSETTE, pytester.path / "handoff_ensemble.json")
+    result = pytester.runpytest("-p", "no:randomly", "-k", "drops")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "[goal_drift, major]" in out and "judge ensemble" in out and "over 3 members" in out
+    # Three samples (seeds 0, 1, 2 at temperature 0.7), recorded from the Qwen judge and replayed:
+    # seed 1 wrongly said the brief keeps the limit, so the verdict shows how close it was.
+    assert "agreement 0.67 over 3 members, 1329+155 tokens" in out
+    assert (
+        "spread: totals 0.00..1.00 (mean 0.33, sd 0.58) over 3 scored members, 67% with the majority" in out
+    )
