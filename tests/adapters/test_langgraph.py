@@ -7,6 +7,8 @@ import hashlib
 import json
 import operator
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -194,6 +196,55 @@ def test_pytest_replays_and_chaos_draws_tool_and_worker_faults(
     assert "reproduce: pytest test_app.py::test_plan_trip" in chaos.stdout.str()
     sites = fault_sites(example / "out" / "results.parquet")
     assert "tool" in sites, sites  # not only LLM faults: the adapters made tool sites
+
+
+_NEAREST_TEST = """
+import pytest
+from trip_app import plan_trip
+
+
+@pytest.mark.chaos(faults=["tool.malformed_result"])
+def test_weather(chaos):
+    run = chaos.run(plan_trip, "lisbon", 3)
+    assert "sunny, 24 C" in run.output["weather"]
+"""
+
+
+def test_a_reproduce_command_printed_under_nearest_reproduces(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A garbled forecast changes the weather node's prompt: a request the cassette does not hold.
+    # Under --chaos (miss policy `nearest`) the recording of the same node's call stands in, and
+    # the test fails on the answer; the printed command must carry the policy to fail the same way.
+    example = copy_example("langgraph", pytester.path)
+    monkeypatch.chdir(example)
+    (example / "test_nearest.py").write_text(_NEAREST_TEST)
+    (example / "cassettes" / "test_nearest").mkdir()
+    shutil.copy(
+        example / "cassettes" / "test_app" / "test_plan_trip.json",
+        example / "cassettes" / "test_nearest" / "test_weather.json",
+    )
+    explored = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "test_nearest.py", "--chaos", "--chaos-seed=1", "--chaos-examples=20"
+    )
+    explored.assert_outcomes(failed=1)
+    (line,) = {ln.strip() for ln in explored.outlines if ln.strip().startswith("reproduce: pytest ")}
+    command = shlex.split(line.removeprefix("reproduce: "))[1:]
+    assert "--chaos-miss=nearest" in command
+    assert any(arg.startswith("--chaos-plan=") and "forecast" in arg for arg in command)
+
+    again = pytester.runpytest_subprocess("-p", "no:cacheprovider", *command)
+    again.assert_outcomes(failed=1)
+    text = again.stdout.str()
+    assert "assert 'sunny, 24 C' in" in text  # the same failure: the test's own assertion
+    assert "CassetteMiss" not in text
+
+    # The failure depends on the policy: without it the replayed plan stops at the cassette miss.
+    strict = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", *[arg for arg in command if not arg.startswith("--chaos-miss")]
+    )
+    strict.assert_outcomes(failed=1)
+    assert "CassetteMiss" in strict.stdout.str()
 
 
 # -- graphs without an LLM: Send, Command, ToolNode, sync and async -------------------------
