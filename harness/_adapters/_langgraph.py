@@ -28,7 +28,15 @@ fail a step), so this adapter wraps two chokepoints, once per process, inert out
   nodes of an ``ainvoke``d graph run in the event loop's executor, which the run's
   :class:`faults.VirtualClockLoop` schedules the same way.
 
-Checkpointer reads and writes are not captured (see docs/adapters.md).
+- **the checkpointer** (any ``BaseCheckpointSaver``: ``InMemorySaver``, ``SqliteSaver``, ...):
+  its class's ``get_tuple`` / ``aget_tuple`` and ``put`` / ``aput`` are wrapped when a graph
+  compiled with it first runs in a brownout run. Each read and each saved checkpoint is a
+  ``state_read`` / ``state_write`` of the store ``checkpointer``, keyed by the thread id (and
+  the subgraph's node names), its version the checkpoint's step + 2 (the input checkpoint, step
+  -1, is version 1; 0 is none), its value the channel values. They are ``state[checkpointer]``
+  fault sites, as a :class:`harness.StateStore`'s reads and writes are: ``stale_read`` serves the
+  previous checkpoint of the thread (none, for its first), ``corrupt`` saves corrupted channel
+  values, ``lost_write`` acknowledges a checkpoint that is never saved.
 """
 
 from __future__ import annotations
@@ -36,13 +44,19 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import copy
 import functools
-from collections.abc import Callable
+import weakref
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from harness._adapters._registry import enabled
-from harness._capture._context import _RUN
+from harness._capture._context import _FRAME, _RUN, RunContext, StateSite
+from harness._capture._decisions import CorruptWrite, LoseWrite, ServeStale, StateDecision
 from harness._capture._instrument import agent, handoff, tool
+from harness._log._events import StateRead, StateWrite
+from harness._log._jsonable import jsonable
+from harness._log._secrets import scrub
 
 __all__ = ["install"]
 
@@ -267,6 +281,232 @@ def _wrap_tool_async(arun: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
+# -- the checkpointer: state events and state fault sites ------------------------------------
+STORE = "checkpointer"
+# Set inside a checkpointer operation: InMemorySaver's aget_tuple calls get_tuple, one operation.
+_IN_CHECKPOINT: contextvars.ContextVar[bool] = contextvars.ContextVar("brownout_checkpoint", default=False)
+_COUNTS: weakref.WeakKeyDictionary[RunContext, dict[str, int]] = weakref.WeakKeyDictionary()
+_LATEST: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
+
+
+def _thread_key(config: Any) -> str:
+    """The state key of a checkpoint: its thread id, and for a subgraph the node names of its
+    namespace (the task ids in it differ between runs)."""
+    configurable = (config or {}).get("configurable", {}) if isinstance(config, dict) else {}
+    key = str(configurable.get("thread_id", ""))
+    namespace = str(configurable.get("checkpoint_ns", "") or "")
+    if namespace:
+        key += "/" + "|".join(part.split(":")[0] for part in namespace.split("|"))
+    return key
+
+
+def _version(metadata: Any) -> int:
+    step = metadata.get("step") if isinstance(metadata, dict) else None
+    return step + 2 if isinstance(step, int) else 1
+
+
+def _values(checkpoint: Any) -> Any:
+    values = checkpoint.get("channel_values") if isinstance(checkpoint, dict) else None
+    state = {k: v for k, v in (values or {}).items() if not k.startswith(("__", "branch:", "join:"))}
+    return scrub(jsonable(_compact(state)))  # the graph's state, not LangGraph's own routing channels
+
+
+def _decide(ctx: RunContext, op: str, key: str) -> StateDecision | None:
+    with ctx._lock:
+        counts = _COUNTS.setdefault(ctx, {"read": 0, "write": 0})
+        counts[op] += 1
+        call = counts[op]
+    frame = _FRAME.get()
+    return ctx.hooks.state_op(ctx, StateSite(STORE, frame.name if frame else None, op, call, key))
+
+
+def _note(saver: Any, key: str, version: int) -> int | None:
+    """Remember ``version`` as the newest of ``key`` in ``saver``; return the one known before."""
+    latest = _LATEST.setdefault(saver, {})
+    before = latest.get(key)
+    latest[key] = max(version, before or 0)
+    return before
+
+
+def _read_event(ctx: RunContext, saver: Any, key: str, found: Any, stale: bool) -> None:
+    version = _version(found.metadata) if found is not None else 0
+    if not stale:
+        _note(saver, key, version)
+    value = _values(found.checkpoint) if found is not None else None
+    ctx.emit(StateRead, store=STORE, key=key, version=version, value=value, stale=stale)
+
+
+def _wrap_get_tuple(get: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(get)
+    def get_tuple(self: Any, config: Any) -> Any:
+        ctx = _RUN.get()
+        if ctx is None or not _active() or _IN_CHECKPOINT.get():
+            return get(self, config)
+        token = _IN_CHECKPOINT.set(True)
+        try:
+            key = _thread_key(config)
+            decision = _decide(ctx, "read", key)
+            found = get(self, config)
+            stale = isinstance(decision, ServeStale) and found is not None
+            if stale:  # the thread's previous checkpoint (none before its first)
+                parent = found.parent_config
+                found = get(self, parent) if parent else None
+            _read_event(ctx, self, key, found, stale)
+            return found
+        finally:
+            _IN_CHECKPOINT.reset(token)
+
+    setattr(get_tuple, _MARK, True)
+    return get_tuple
+
+
+def _wrap_aget_tuple(aget: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+    @functools.wraps(aget)
+    async def aget_tuple(self: Any, config: Any) -> Any:
+        ctx = _RUN.get()
+        if ctx is None or not _active() or _IN_CHECKPOINT.get():
+            return await aget(self, config)
+        token = _IN_CHECKPOINT.set(True)
+        try:
+            key = _thread_key(config)
+            decision = _decide(ctx, "read", key)
+            found = await aget(self, config)
+            stale = isinstance(decision, ServeStale) and found is not None
+            if stale:
+                parent = found.parent_config
+                found = await aget(self, parent) if parent else None
+            _read_event(ctx, self, key, found, stale)
+            return found
+        finally:
+            _IN_CHECKPOINT.reset(token)
+
+    setattr(aget_tuple, _MARK, True)
+    return aget_tuple
+
+
+def _write(
+    ctx: RunContext, saver: Any, config: Any, checkpoint: Any, metadata: Any
+) -> tuple[Any, bool, dict[str, Any]]:
+    """One ``put``, decided: the checkpoint to save, whether the write is lost, its event's fields."""
+    key = _thread_key(config)
+    decision = _decide(ctx, "write", key)
+    version = _version(metadata)
+    stored = checkpoint
+    if isinstance(decision, CorruptWrite) and isinstance(checkpoint, dict):
+        values = copy.deepcopy(checkpoint.get("channel_values") or {})
+        stored = {**checkpoint, "channel_values": decision.fn(values)}
+    lost = isinstance(decision, LoseWrite)
+    configurable = (config or {}).get("configurable", {})
+    based_on = version - 1 if configurable.get("checkpoint_id") else None
+    before = _note(saver, key, version) if not lost else _LATEST.get(saver, {}).get(key)
+    event = {
+        "store": STORE,
+        "key": key,
+        "op": "write",
+        "based_on_version": based_on,
+        "new_version": version,
+        "current_version": before if before is not None else max(version - 1, 0),
+        "value": _values(stored),
+        "lost": lost,
+    }
+    return stored, lost, event
+
+
+def _acknowledged(config: Any, checkpoint: Any) -> dict[str, Any]:
+    """What a saver returns for a saved checkpoint (for a write that is lost instead)."""
+    configurable = (config or {}).get("configurable", {})
+    return {
+        "configurable": {
+            "thread_id": configurable.get("thread_id"),
+            "checkpoint_ns": configurable.get("checkpoint_ns", ""),
+            "checkpoint_id": checkpoint.get("id") if isinstance(checkpoint, dict) else None,
+        }
+    }
+
+
+def _wrap_put(put: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(put)
+    def put_(self: Any, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
+        ctx = _RUN.get()
+        if ctx is None or not _active() or _IN_CHECKPOINT.get():
+            return put(self, config, checkpoint, metadata, new_versions)
+        token = _IN_CHECKPOINT.set(True)
+        try:
+            stored, lost, event = _write(ctx, self, config, checkpoint, metadata)
+            result = (
+                _acknowledged(config, checkpoint)
+                if lost
+                else put(self, config, stored, metadata, new_versions)
+            )
+            ctx.emit(StateWrite, **event)
+            return result
+        finally:
+            _IN_CHECKPOINT.reset(token)
+
+    setattr(put_, _MARK, True)
+    return put_
+
+
+def _wrap_aput(aput: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+    @functools.wraps(aput)
+    async def aput_(self: Any, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
+        ctx = _RUN.get()
+        if ctx is None or not _active() or _IN_CHECKPOINT.get():
+            return await aput(self, config, checkpoint, metadata, new_versions)
+        token = _IN_CHECKPOINT.set(True)
+        try:
+            stored, lost, event = _write(ctx, self, config, checkpoint, metadata)
+            if lost:
+                result = _acknowledged(config, checkpoint)
+            else:
+                result = await aput(self, config, stored, metadata, new_versions)
+            ctx.emit(StateWrite, **event)
+            return result
+        finally:
+            _IN_CHECKPOINT.reset(token)
+
+    setattr(aput_, _MARK, True)
+    return aput_
+
+
+def _instrument_checkpointer(saver: Any) -> None:
+    """Wrap the reads and writes of ``saver``'s class (once per class; inert outside a run)."""
+    cls = type(saver)
+    for attribute, wrap in (
+        ("get_tuple", _wrap_get_tuple),
+        ("aget_tuple", _wrap_aget_tuple),
+        ("put", _wrap_put),
+        ("aput", _wrap_aput),
+    ):
+        original = getattr(cls, attribute, None)
+        if original is not None and not getattr(original, _MARK, False):
+            setattr(cls, attribute, wrap(original))
+
+
+def _wrap_loop_enter(enter: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(enter)
+    def __enter__(self: Any) -> Any:
+        saver = getattr(self, "checkpointer", None)
+        if saver is not None and _active():
+            _instrument_checkpointer(saver)
+        return enter(self)
+
+    setattr(__enter__, _MARK, True)
+    return __enter__
+
+
+def _wrap_loop_aenter(aenter: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+    @functools.wraps(aenter)
+    async def __aenter__(self: Any) -> Any:
+        saver = getattr(self, "checkpointer", None)
+        if saver is not None and _active():
+            _instrument_checkpointer(saver)
+        return await aenter(self)
+
+    setattr(__aenter__, _MARK, True)
+    return __aenter__
+
+
 def _patch(cls: Any, attribute: str, wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
     original = cls.__dict__.get(attribute)
     if original is not None and not getattr(original, _MARK, False):
@@ -277,6 +517,7 @@ def install() -> None:
     """Wrap LangGraph's task runner and sync executor, and LangChain's tool entry points (once)."""
     from langchain_core.tools import BaseTool, StructuredTool, Tool
     from langgraph.pregel import _executor as executor_module
+    from langgraph.pregel import _loop as loop_module
     from langgraph.pregel import _runner as runner_module
 
     runner: Any = runner_module  # the names below are imported there, not exported
@@ -285,6 +526,8 @@ def install() -> None:
     if not getattr(runner.arun_with_retry, _MARK, False):
         runner.arun_with_retry = _wrap_async_runner(runner.arun_with_retry)
     _patch(executor_module.BackgroundExecutor, "submit", _wrap_submit)
+    _patch(loop_module.SyncPregelLoop, "__enter__", _wrap_loop_enter)
+    _patch(loop_module.AsyncPregelLoop, "__aenter__", _wrap_loop_aenter)
     _patch(BaseTool, "run", _wrap_tool_sync)
     _patch(BaseTool, "arun", _wrap_tool_async)
     for cls in (BaseTool, StructuredTool, Tool):

@@ -9,6 +9,7 @@ import operator
 import os
 import shlex
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -245,6 +246,95 @@ def test_a_reproduce_command_printed_under_nearest_reproduces(
     )
     strict.assert_outcomes(failed=1)
     assert "CassetteMiss" in strict.stdout.str()
+
+
+# -- the checkpointer: state events and state fault sites ------------------------------------
+class Tally(TypedDict, total=False):
+    n: Annotated[int, operator.add]
+
+
+def _saver(kind: str, path: Any) -> Any:
+    if kind == "memory":
+        from langgraph.checkpoint.memory import InMemorySaver
+
+        return InMemorySaver()
+    sqlite = pytest.importorskip(
+        "langgraph.checkpoint.sqlite",
+        reason="pip install 'brownout[langgraph]' (langgraph-checkpoint-sqlite)",
+    )
+    return sqlite.SqliteSaver(sqlite3.connect(str(path), check_same_thread=False))
+
+
+def _tally(saver: Any) -> Any:
+    def add(state: Tally) -> Tally:
+        return {"n": 1}
+
+    graph = StateGraph(Tally)
+    graph.add_node("add", add)
+    graph.add_edge(START, "add")
+    graph.add_edge("add", END)
+    return graph.compile(checkpointer=saver)
+
+
+def _twice(graph: Any) -> Any:
+    config = {"configurable": {"thread_id": "t1"}}
+
+    def main() -> int:
+        graph.invoke({"n": 0}, config)  # each invoke adds 1 to the thread's saved total
+        return int(graph.invoke({"n": 0}, config)["n"])
+
+    return main
+
+
+def _state_plan(op_effect: str, call: int) -> Any:
+    fault = {"site": "state", "target": "checkpointer", "call": call, "effect": {"kind": op_effect}}
+    return FaultPlan.from_json(json.dumps({"faults": [fault]})).hooks()
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_checkpoints_are_state_events_and_state_sites(kind: str, tmp_path: Any) -> None:
+    run = run_system(_twice(_tally(_saver(kind, tmp_path / "c.db"))))
+    assert run.error is None and run.output == 2
+    reads = [(e.store, e.key, e.version) for e in _kinds(run, "state_read")]
+    writes = [(e.key, e.new_version, e.based_on_version, e.value) for e in _kinds(run, "state_write")]
+    assert reads == [("checkpointer", "t1", 0), ("checkpointer", "t1", 3)]
+    # version = the checkpoint's step + 2: the input (step -1) is 1, each super-step one more
+    assert writes == [
+        ("t1", 1, None, {}),  # the input checkpoint: the input is not state yet
+        ("t1", 2, 1, {"n": 0}),
+        ("t1", 3, 2, {"n": 1}),
+        ("t1", 4, 3, {"n": 1}),
+        ("t1", 5, 4, {"n": 1}),
+        ("t1", 6, 5, {"n": 2}),
+    ]
+    assert {("state", "checkpointer")} <= {(s.site, s.target) for s in call_sites([run.log])}
+    assert run_checks(run.log, "default", output=run.output) == []
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_stale_checkpoint_read_resumes_from_the_previous_checkpoint(kind: str, tmp_path: Any) -> None:
+    run = run_system(_twice(_tally(_saver(kind, tmp_path / "c.db"))), hooks=_state_plan("stale_read", 2))
+    stale = [e for e in _kinds(run, "state_read") if e.stale]
+    assert [(e.key, e.version) for e in stale] == [("t1", 2)]  # the first invoke's before-last
+    assert run.output == 1  # the second invoke started from a total of 0: one increment lost
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_lost_checkpoint_write_is_acknowledged_and_never_saved(kind: str, tmp_path: Any) -> None:
+    run = run_system(_twice(_tally(_saver(kind, tmp_path / "c.db"))), hooks=_state_plan("lost_write", 3))
+    lost = [e for e in _kinds(run, "state_write") if e.lost]
+    assert [(e.key, e.new_version) for e in lost] == [("t1", 3)]
+    assert run.error is None
+    # the second invoke read the newest checkpoint that was really saved
+    assert [e.version for e in _kinds(run, "state_read")] == [0, 2]
+
+
+def test_a_durable_checkpointer_continues_its_versions_in_a_later_run(tmp_path: Any) -> None:
+    path = tmp_path / "c.db"
+    run_system(_twice(_tally(_saver("sqlite", path))))
+    again = run_system(_twice(_tally(_saver("sqlite", path))))  # a restarted system, same file
+    assert again.output == 4
+    assert [e.version for e in _kinds(again, "state_read")] == [6, 9]
 
 
 # -- graphs without an LLM: Send, Command, ToolNode, sync and async -------------------------
