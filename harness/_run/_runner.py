@@ -106,6 +106,8 @@ def _run_async(
             result = await result
         return result
 
+    running: dict[str, asyncio.Task[Any]] = {}  # the incarnation running now
+
     async def main() -> Any:
         call = fn
         while True:
@@ -116,6 +118,7 @@ def _run_async(
 
             ctx.on_crash = signal
             task = loop.create_task(incarnation(call), context=_copy_context())
+            running["task"] = task
             try:
                 await asyncio.wait({task, crashed}, return_when=asyncio.FIRST_COMPLETED)
             except asyncio.CancelledError:
@@ -134,9 +137,12 @@ def _run_async(
             call = resume
 
     def on_deadline(task: asyncio.Task[Any]) -> None:
-        if not task.done():
+        # The deadline cancels the system's own code (the incarnation running), exactly as if it
+        # were the run's only task: one that ended by itself a moment before has not passed it.
+        current = running.get("task")
+        if current is not None and not current.done():
             outcome["deadline"] = True
-            task.cancel(f"brownout: the run's virtual deadline of {deadline:g} s passed")
+            current.cancel(f"brownout: the run's virtual deadline of {deadline:g} s passed")
 
     thread = threading.get_ident()
 
