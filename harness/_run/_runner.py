@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import threading
 import time
@@ -109,6 +110,12 @@ def _run_async(
     running: dict[str, asyncio.Task[Any]] = {}  # the incarnation running now
 
     async def main() -> Any:
+        if resume is None:
+            # Nothing restarts the system: it runs as the run's only task, as it always has (a
+            # crash, if one is injected, cancels every task and ends the run; see below).
+            running["task"] = asyncio.current_task()  # type: ignore[assignment]
+            ctx.on_crash = functools.partial(_signal, loop, _cancel_all, loop)
+            return await incarnation(fn)
         call = fn
         while True:
             crashed = loop.create_future()
@@ -131,7 +138,7 @@ def _run_async(
             if task.done() and not task.cancelled():
                 task.exception()  # retrieved: how the dead incarnation's code ended does not matter
             await _stop_incarnation(loop)  # the process is gone: all of its tasks with it
-            if resume is None or ctx.incarnation >= MAX_RESTARTS:
+            if ctx.incarnation >= MAX_RESTARTS:
                 raise ctx.dying  # no way (or no more tries) to start the system again: the run ends
             ctx.restart()
             call = resume
@@ -166,6 +173,8 @@ def _run_async(
                 error = exc
             handle.cancel()
             ctx.on_crash = None
+            if ctx.dying is not None:  # crashed with nothing to restart it: that is how the run ended
+                output, error = None, ctx.dying
             _finish(ctx, output, error, outcome["deadline"], deadline)
             _cancel_leftovers(loop)
             loop.run_until_complete(loop.shutdown_asyncgens())
@@ -174,6 +183,16 @@ def _run_async(
         asyncio.set_event_loop(None)
         loop.close()
     return output, error, outcome["deadline"]
+
+
+def _signal(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
+    loop.call_soon_threadsafe(callback, *args)
+
+
+def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    for task in asyncio.all_tasks(loop):
+        if not task.done():
+            task.cancel("brownout: the system's process crashed")
 
 
 def _settle(future: asyncio.Future[None]) -> None:
