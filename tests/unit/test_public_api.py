@@ -41,7 +41,8 @@ PINNED: dict[str, set[str]] = {
         "QWEN_JUDGE", "JudgeModelError", "JudgeModelFile", "assemble_judge_model", "judge_model_cache",
         "CONSTRAINT_RUBRIC", "Calibration", "CalibrationError", "Criterion", "CriterionScore", "Ensemble",
         "Judge", "JudgeCallError", "JudgeConfigError", "JudgeError", "JudgeSpec", "LabelledExample",
-        "Rubric", "RubricError", "ScoreSpread", "Verdict", "VerdictCache", "VerdictFailed", "calibrate", "cohen_kappa",
+        "Rubric", "RubricError", "ScoreSpread", "Verdict", "VerdictCache", "VerdictFailed", "calibrate",
+        "cohen_kappa",
         "configure_semantic_checks", "constraint_check", "judge", "labelled_set", "register_judge",
         "rubric_postcondition",
     },
@@ -66,7 +67,8 @@ PINNED: dict[str, set[str]] = {
     },
     "harness.checkers": {
         "Checker", "CheckerSpec", "ConstraintJudge", "HandoffRubricJudge", "Violation", "checker",
-        "get_checkers", "register_semantic_check", "run_checks", "semantic_checks", "unregister_semantic_check",
+        "get_checkers", "register_semantic_check", "run_checks", "semantic_checks",
+        "unregister_semantic_check",
     },
     "harness.cassettes": {"Cassette", "load_cassette_file", "write_atomically"},
     "harness.secrets": {
