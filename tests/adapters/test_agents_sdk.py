@@ -195,6 +195,21 @@ def test_pytest_replays_and_chaos_finds_a_tool_fault(
     assert "tool" in sites, sites  # not only LLM faults: the adapters made tool sites
 
 
+def test_pytest_replays_a_sync_tool_timeout_and_hang_without_waiting(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Faults far longer than the whole session could take unless their waits were real.
+    example = copy_example("agents_sdk", pytester.path)
+    monkeypatch.chdir(example)
+    for effect in ({"kind": "timeout", "after": 300}, {"kind": "hang"}):
+        plan = json.dumps({"faults": [{"site": "tool", "target": "add", "call": 1, "effect": effect}]})
+        result = pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", f"--chaos-plan={plan}", "--chaos-miss=nearest"
+        )
+        result.assert_outcomes(failed=1)  # the answer is the SDK's error text, or no answer at all
+        assert result.duration < 300, result.duration
+
+
 # -- the SDK's other paths, on its ScriptedModel ----------------------------------------------
 @function_tool
 def lookup(city: str) -> str:

@@ -199,6 +199,24 @@ def test_pytest_replays_and_chaos_draws_tool_and_worker_faults(
     assert "tool" in sites, sites  # not only LLM faults: the adapters made tool sites
 
 
+def test_pytest_replays_a_parallel_worker_timeout_and_hang_without_waiting(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Faults far longer than the whole session could take unless their waits were real.
+    example = copy_example("langgraph", pytester.path)
+    monkeypatch.chdir(example)
+    for fault in (
+        {"site": "tool", "target": "daily_cost", "call": 1, "effect": {"kind": "timeout", "after": 300}},
+        {"site": "worker", "target": "weather", "call": 1, "effect": {"kind": "hang"}},
+    ):
+        plan = json.dumps({"faults": [fault]})
+        result = pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", f"--chaos-plan={plan}", "--chaos-miss=nearest"
+        )
+        result.assert_outcomes(failed=1)  # the graph does not survive either fault
+        assert result.duration < 300, result.duration
+
+
 _NEAREST_TEST = """
 import pytest
 from trip_app import plan_trip
