@@ -55,7 +55,6 @@ class ScriptedEndpoint:
             http_client=httpx2.Client(transport=httpx2.MockTransport(self)),
         )
 
-
     def async_client(self) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(
             base_url="http://judge.test/v1",
