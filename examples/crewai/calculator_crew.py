@@ -12,7 +12,6 @@ import os
 # A local model and no account: no telemetry, no trace upload, no prompt to view traces.
 os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
-os.environ.setdefault("OTEL_SDK_DISABLED", "true")
 
 from crewai import LLM, Agent, Crew, Process, Task  # noqa: E402
 from crewai.tools import tool  # noqa: E402

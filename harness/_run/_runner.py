@@ -288,9 +288,10 @@ def _helper_threads_on(ctx: RunContext, clock: LogicalClock) -> Iterator[None]:
     that do not carry this run's context, keep the sleep they had.
     """
     outer = time.sleep
+    run_thread = threading.get_ident()
 
     def sleep(seconds: float) -> None:
-        if _RUN.get() is ctx:
+        if threading.get_ident() != run_thread and _RUN.get() is ctx:
             clock.sleep(seconds)
             return
         outer(seconds)

@@ -31,7 +31,6 @@ from scenarios import call_sites
 for _name, _value in (
     ("CREWAI_DISABLE_TELEMETRY", "true"),
     ("CREWAI_TRACING_ENABLED", "false"),
-    ("OTEL_SDK_DISABLED", "true"),
 ):
     os.environ.setdefault(_name, _value)
 
