@@ -30,10 +30,19 @@ if [ "${BROWNOUT_OPENAI2:-1}" != 0 ]; then
   .venv-openai2/bin/python -m pip install -q -e '.[test-openai2]'
   echo "   installed in $((SECONDS - started)) s"
   echo "== pytest (.venv-openai2)"
+  # Every tier that touches the LLM stack; tests/precision (checker logic, transport-agnostic, the
+  # slowest tier) runs in .venv only. Arguments given to this script replace the list.
+  if [ "$#" -eq 0 ]; then
+    set -- tests/unit tests/internals tests/plugin tests/adapters tests/reference_systems tests/security
+    reset_args=1
+  fi
   set +e
   .venv-openai2/bin/python -m pytest -n 2 -p no:cacheprovider "$@"
   rc2=$?
   set -e
+  if [ "${reset_args:-0}" = 1 ]; then
+    set --
+  fi
   echo "   .venv-openai2 took $((SECONDS - started)) s in all (exit $rc2)"
 fi
 
