@@ -52,7 +52,7 @@ from typing import Any
 
 from harness._adapters._registry import enabled
 from harness._capture._context import _FRAME, _RUN, RunContext, StateSite
-from harness._capture._decisions import CorruptWrite, LoseWrite, ServeStale, StateDecision
+from harness._capture._decisions import CorruptWrite, LoseWrite, ServeStale, StateDecision, WriteThenFail
 from harness._capture._instrument import agent, handoff, tool
 from harness._log._events import StateRead, StateWrite
 from harness._log._jsonable import jsonable
@@ -386,8 +386,9 @@ def _wrap_aget_tuple(aget: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
 
 def _write(
     ctx: RunContext, saver: Any, config: Any, checkpoint: Any, metadata: Any
-) -> tuple[Any, bool, dict[str, Any]]:
-    """One ``put``, decided: the checkpoint to save, whether the write is lost, its event's fields."""
+) -> tuple[Any, bool, dict[str, Any], StateDecision | None]:
+    """One ``put``, decided: the checkpoint to save, whether the write is lost, its event's fields,
+    and the decision (a ``WriteThenFail`` is raised by the caller once the save is durable)."""
     key = _thread_key(config)
     decision = _decide(ctx, "write", key)
     version = _version(metadata)
@@ -409,7 +410,7 @@ def _write(
         "value": _values(stored),
         "lost": lost,
     }
-    return stored, lost, event
+    return stored, lost, event, decision
 
 
 def _acknowledged(config: Any, checkpoint: Any) -> dict[str, Any]:
@@ -432,13 +433,15 @@ def _wrap_put(put: Callable[..., Any]) -> Callable[..., Any]:
             return put(self, config, checkpoint, metadata, new_versions)
         token = _IN_CHECKPOINT.set(True)
         try:
-            stored, lost, event = _write(ctx, self, config, checkpoint, metadata)
+            stored, lost, event, decision = _write(ctx, self, config, checkpoint, metadata)
             result = (
                 _acknowledged(config, checkpoint)
                 if lost
                 else put(self, config, stored, metadata, new_versions)
             )
             ctx.emit(StateWrite, **event)
+            if isinstance(decision, WriteThenFail):
+                raise decision.error()  # saved (durable); the graph never hears back
             return result
         finally:
             _IN_CHECKPOINT.reset(token)
@@ -455,12 +458,14 @@ def _wrap_aput(aput: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
             return await aput(self, config, checkpoint, metadata, new_versions)
         token = _IN_CHECKPOINT.set(True)
         try:
-            stored, lost, event = _write(ctx, self, config, checkpoint, metadata)
+            stored, lost, event, decision = _write(ctx, self, config, checkpoint, metadata)
             if lost:
                 result = _acknowledged(config, checkpoint)
             else:
                 result = await aput(self, config, stored, metadata, new_versions)
             ctx.emit(StateWrite, **event)
+            if isinstance(decision, WriteThenFail):
+                raise decision.error()  # saved (durable); the graph never hears back
             return result
         finally:
             _IN_CHECKPOINT.reset(token)

@@ -119,3 +119,33 @@ def test_without_resume_the_crash_ends_the_run() -> None:
     run = run_system(start, (True, "order-9"), hooks=CRASH.hooks())
     assert run.status == "killed" and run.restarts == 0
     assert type(run.error).__name__ == "ProcessCrashed"
+
+
+def _crash_after_checkpoint(write: int) -> faults.FaultPlan:
+    return faults.FaultPlan.model_validate(
+        {
+            "faults": [
+                {
+                    "site": "state",
+                    "target": "checkpointer",
+                    "call": write,
+                    "effect": {"kind": "crash_after_checkpoint"},
+                }
+            ]
+        }
+    )
+
+
+@pytest.mark.parametrize("keyed", [False, True], ids=["no key", "content key"])
+def test_a_crash_after_a_checkpoint_is_saved_resumes_past_the_step_it_recorded(keyed: bool) -> None:
+    # Checkpoint writes: #1 the input, #2 before 'charge' runs, #3 after it. A crash right after
+    # #3 is durable: the restarted graph continues at 'receipt' and never charges again.
+    baseline = run_system(start, (keyed, "order-9"))
+    run = run_system(start, (keyed, "order-9"), hooks=_crash_after_checkpoint(3).hooks(), resume=resume)
+
+    assert run.restarts == 1 and run.status == "ok"
+    charges = [c for c in run.log.of(ToolCall) if c.name == "charge"]
+    assert [(c.incarnation, c.status) for c in charges] == [(0, "ok")]
+    assert run.output == baseline.output
+    found = {v.checker for v in run_checks(run.log, output=run.output, baseline=baseline.log)}
+    assert found == set()
