@@ -120,10 +120,29 @@ class Cassette:
         self._active = 0
         self._loaded_stat: tuple[int, int] | None = None
         self.existed = False
+        # A fresh cassette replaces the file: what it held before must not come back when the
+        # close merges in recordings another process saved meanwhile.
+        self._replaced: set[tuple[Any, ...]] = set()
         if not fresh:
             self._load()
+        else:
+            self._note_replaced()
 
     # -- loading -------------------------------------------------------------------------
+    def _note_replaced(self) -> None:
+        try:
+            old = load_cassette_file(self.path)
+        except CassetteError:
+            return  # unreadable: ours replaces it anyway
+        if old is None:
+            return
+        for item in old.get("interactions", []):
+            if isinstance(item, dict):
+                self._replaced.add(("llm", item.get("digest"), item.get("occurrence")))
+        for entry in old.get("tools", []):
+            if isinstance(entry, dict):
+                self._replaced.add(("tool", entry.get("name"), entry.get("digest"), entry.get("occurrence")))
+
     def _load(self) -> None:
         doc = load_cassette_file(self.path, record_command=self.record_command, lazy=True)
         if doc is None:
@@ -333,11 +352,18 @@ class Cassette:
             if isinstance(item, dict) and (item.get("digest"), item.get("occurrence")) not in have:
                 if self.record_mode == "all" and item.get("digest") in self._vcr.fresh:
                     continue
+                if ("llm", item.get("digest"), item.get("occurrence")) in self._replaced:
+                    continue
                 doc["interactions"].append(item)
         have_tools = {(t["name"], t["digest"], t.get("occurrence")) for t in doc["tools"]}
         for entry in theirs.get("tools", []):
-            if (
-                isinstance(entry, dict)
-                and (entry.get("name"), entry.get("digest"), entry.get("occurrence")) not in have_tools
-            ):
+            if not isinstance(entry, dict):
+                continue
+            name, digest, occurrence = entry.get("name"), entry.get("digest"), entry.get("occurrence")
+            if (name, digest, occurrence) not in have_tools and (
+                "tool",
+                name,
+                digest,
+                occurrence,
+            ) not in self._replaced:
                 doc["tools"].append(entry)

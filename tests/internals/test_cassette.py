@@ -475,6 +475,24 @@ def test_record_modes(tmp_path: Path, openai_server: FakeOpenAI) -> None:
     assert sorted(answers) == ["reply #1 to: b", "reply #2 to: a"]
 
 
+def test_a_fresh_cassette_replaces_the_file_without_bringing_old_recordings_back(
+    tmp_path: Path, openai_server: FakeOpenAI
+) -> None:
+    url = openai_server.url
+    path = tmp_path / "c.json"
+    old = Cassette(path, record_mode="all")
+    run_system(_one_call(url, "stale"), cassette=old)
+    old.close()
+
+    fresh = Cassette(path, record_mode="all", fresh=True)
+    assert len(fresh) == 0
+    run_system(_one_call(url, "current"), cassette=fresh)
+    fresh.close()
+
+    prompts = [i["request"]["body"]["messages"][0]["content"] for i in Cassette(path).interactions]
+    assert prompts == ["current"]
+
+
 def test_tools_are_recorded_and_replayed_when_asked(tmp_path: Path, openai_server: FakeOpenAI) -> None:
     calls: list[str] = []
 
