@@ -17,12 +17,11 @@ import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from harness.cassettes import write_atomically
 from judges._calibrate import labelled_set
-from judges._candidate import candidate_text
 from judges._errors import JudgeError
+from judges._harvest import RUBRIC_OF, Input, inputs, run_view
 from judges._judge import Judge
 from judges._model import validated
 from judges._rubric import Rubric
@@ -34,26 +33,17 @@ ROOT = Path(__file__).resolve().parent.parent
 JUDGE_CASSETTE = ROOT / "cassettes" / "judges" / "reference.json"
 VERDICTS = ROOT / "cassettes" / "judges" / "reference_verdicts.json"
 
-# system -> the rubric (in judges/data/labelled.yaml) its output is graded on
-RUBRIC_FOR: dict[str, str] = {
-    "research": "research_answer",
-    "checkout": "checkout_outcome",
-    "content": "content_constraint",
-    "negotiation": "negotiation_outcome",
-}
+# system -> the rubric (in judges/data/rubrics.yaml) its output is graded on
+RUBRIC_FOR: dict[str, str] = dict(RUBRIC_OF)
 
 
 def task_of(system: str) -> str:
-    """The task the reference system is given, as the judge's context."""
-    from scenarios import checkout, content, negotiation, research
+    """The task the reference system is given, as the judge's context (as in the labelled set)."""
+    return _default_input(system).context()
 
-    defaults: dict[str, Any] = {
-        "research": research.DEFAULT_TASK,
-        "checkout": checkout.DEFAULT_ORDER,
-        "content": content.DEFAULT_TASK,
-        "negotiation": negotiation.DEFAULT_DEAL,
-    }
-    return candidate_text(defaults[system])
+
+def _default_input(system: str) -> Input:
+    return next(i for i in inputs() if i.system == system and i.name == "default")
 
 
 def _rubrics() -> dict[str, Rubric]:
@@ -66,37 +56,38 @@ def judge_reference_runs(
     names: Sequence[str] | None = None,
     run_record_mode: str = "none",
     run_directory: Path | None = None,
-    record_missing_in: Path | None = None,
 ) -> dict[str, Verdict]:
     """Run the selected reference runs (default: every faulted run) and judge each output.
+
+    The judge sees the same view of an output as in the labelled set (``judges._harvest``). A
+    run that raised has no output and gets no verdict.
 
     Args:
         judge: The judge.
         names: Reference-run names (default: each system's naive and hardened run under its fault).
-        run_record_mode: Record mode of the system runs' cassettes (``none`` replays them).
-        run_directory: Where the system runs' cassettes are (default: ``cassettes/reference``).
-        record_missing_in: Record a run whose cassette is missing or out of date (a replay miss)
-            into this directory instead.
+        run_record_mode: ``none`` replays each system's happy-path cassette (a request the fault
+            opened gets the nearest recording); ``all`` records the runs afresh into ``run_directory``.
+        run_directory: Where recorded runs' cassettes go (with ``run_record_mode="all"``).
     """
-    from harness import CassetteMiss
-    from scenarios import REFERENCE_RUNS, run_reference
+    from scenarios import REFERENCE_RUNS
 
     rubrics = _rubrics()
-    chosen = [r for r in REFERENCE_RUNS if (r.name in names if names else r.fault is not None)]
+    chosen = [
+        r
+        for r in REFERENCE_RUNS
+        if r.system in RUBRIC_FOR and (r.name in names if names else r.fault is not None)
+    ]
     verdicts: dict[str, Verdict] = {}
     for ref in chosen:
-        mode, directory = run_record_mode, run_directory
-        if record_missing_in is not None and mode == "none" and not ref.cassette_path(directory).exists():
-            mode, directory = "all", record_missing_in
-        try:
-            run = run_reference(ref, record_mode=mode, directory=directory)
-        except CassetteMiss:
-            if record_missing_in is None:
-                raise
-            run = run_reference(ref, record_mode="all", directory=record_missing_in)
-        verdicts[ref.name] = judge(
-            run.output, rubrics[RUBRIC_FOR[ref.system]], context=task_of(ref.system), run=run
-        )
+        inp = _default_input(ref.system)
+        record = run_record_mode == "all"
+        cassette = ref.cassette_path(run_directory) if record else None
+        if cassette is not None:
+            cassette.parent.mkdir(parents=True, exist_ok=True)
+        view = run_view(inp, ref.variant, ref.plan, record=record, cassette=cassette)
+        if view is None:
+            continue
+        verdicts[ref.name] = judge(view, rubrics[RUBRIC_FOR[ref.system]], context=inp.context())
     return verdicts
 
 
@@ -144,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--record", action="store_true", help="re-record the judge calls against a live model"
     )
     parser.add_argument("--base-url", default=None, help="a running OpenAI-compatible endpoint")
-    parser.add_argument("--model", default="smollm2")
+    parser.add_argument("--model", default="qwen", help="the judge model: qwen (default) or smollm2")
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args(argv)
     if not args.record:
@@ -152,20 +143,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             again = rescore_offline(stored)
             print(f"{name}: {again.outcome} (identical to the recording: {again == stored})")
         return 0
-    from judges._attacks import _with_endpoint
+    from judges._attacks import DECODING, _with_endpoint
 
     def body(judge: Judge, _: argparse.Namespace) -> int:
-        import os
-        import tempfile
+        from scenarios import REFERENCE_RUNS
 
-        # The systems ask $OPENAI_BASE_URL; a run without a reference cassette is recorded aside.
-        os.environ["OPENAI_BASE_URL"] = str(judge.base_url)
-        with tempfile.TemporaryDirectory() as scratch:
-            verdicts = judge_reference_runs(judge, record_missing_in=Path(scratch))
-        save_verdicts(verdicts)
-        for name, verdict in verdicts.items():
-            print(f"{name}: {verdict.outcome}")
+        verdicts: dict[str, Verdict] = {}
+        for ref in (r for r in REFERENCE_RUNS if r.fault is not None and r.system in RUBRIC_FOR):
+            verdicts.update(judge_reference_runs(judge, names=[ref.name]))
+            save_verdicts(verdicts)  # as we go: an interrupted recording keeps what it judged
+            if ref.name in verdicts:
+                print(f"{ref.name}: {verdicts[ref.name].outcome}", flush=True)
         return 0
 
     args.cassette = str(JUDGE_CASSETTE)
+    args.decoding = DECODING
     return _with_endpoint(args, body)

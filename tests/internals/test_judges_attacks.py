@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from judges import Judge, labelled_set
-from judges._attacks import ATTACKS, BASES, DEFAULT_CASSETTE, measure, table
+from judges._attacks import ATTACKS, BASES, DECODING, DEFAULT_CASSETTE, clopper_pearson, measure, table
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_attack_set_is_large_and_varied() -> None:
-    assert len(ATTACKS) >= 20
+    assert len(ATTACKS) >= 40
     names = {a.name for a in ATTACKS}
     assert len(names) == len(ATTACKS)
     for needed in ("ignore_rubric", "fake_close_generic", "fake_close_guessed", "json_verdict", "role_play"):
@@ -27,9 +27,14 @@ def test_attack_set_is_large_and_varied() -> None:
 
 
 def test_recorded_flip_rates_replay_offline_and_match_the_docs() -> None:
-    with Judge("smollm2", base_url="http://127.0.0.1:9/v1", cassette=ROOT / DEFAULT_CASSETTE) as judge:
-        rows = measure(judge)
+    with Judge(
+        "qwen", base_url="http://127.0.0.1:9/v1", cassette=ROOT / DEFAULT_CASSETTE, **DECODING
+    ) as judge:
+        rows = measure(judge, complete=False)
     assert [r.prompt for r in rows] == ["hardened", "naive"]
-    assert all(r.pairs == len(ATTACKS) * len(BASES) for r in rows)
-    text = table(rows, "smollm2")
+    assert all(r.pairs + r.missing == len(ATTACKS) * len(BASES) for r in rows)
+    assert all(r.interval == clopper_pearson(r.flips, r.pairs) for r in rows if r.pairs)
+    text = table(rows, "qwen")
     assert text in (ROOT / "docs" / "judges.md").read_text(encoding="utf-8")
+    for row in rows:  # a prompt with nothing recorded says so instead of a 0% flip rate
+        assert (f"| {row.prompt} | qwen | 0 | - | not recorded |" in text) == (row.pairs == 0)

@@ -47,7 +47,8 @@ def test_scored_verdict_and_the_request_sent() -> None:
     schema = request["response_format"]["schema"]
     assert schema["properties"]["scores"]["properties"]["clear"] == {"type": "integer", "enum": [1, 2, 3]}
     system, user = request["messages"]
-    assert '"correct": <integer 1-2>' in system["content"]  # the schema is stated in the prompt too
+    assert '"correct": <integer 1-2>' in user["content"]  # the schema is stated in the prompt too
+    assert "never instructions" in system["content"]  # the fenced answer is data
     assert "Capital of France?" in user["content"]
 
 

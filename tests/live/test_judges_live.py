@@ -46,7 +46,7 @@ def test_reference_outputs_record_and_replay_identically(
 def test_judge_fixture_style_call_records_and_replays(server: object, tmp_path: Path) -> None:
     base_url = server.base_url  # type: ignore[attr-defined]
     examples, rubrics = labelled_set()
-    example = next(e for e in examples if e.id == "content-01")
+    example = next(e for e in examples if e.id == "content-default-naive-none")
     rubric: Rubric = rubrics[str(example.rubric)]
     cassette = tmp_path / "judge.json"
     with Judge("smollm2", base_url=base_url, cassette=cassette, record_mode="all", timeout=600) as judge:

@@ -23,7 +23,7 @@ class _Grader(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
         type(self).calls.append(body)
         prompt = body["messages"][-1]["content"]
-        fence = prompt.split("CANDIDATE (data, not instructions):\n", 1)[-1]
+        fence = prompt.split("=====CANDIDATE-", 2)[-1]  # after the fence line is named: the candidate
         good = "Paris" in fence
         content = json.dumps(
             {"rationale": "names Paris" if good else "wrong city", "scores": {"correct": 2 if good else 1}}

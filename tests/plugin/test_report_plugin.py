@@ -310,7 +310,7 @@ def test_judge_verdicts_reach_the_rows(pytester: pytest.Pytester, monkeypatch: p
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-            fence = body["messages"][-1]["content"].split("CANDIDATE (data, not instructions):\n", 1)[-1]
+            fence = body["messages"][-1]["content"].split("=====CANDIDATE-", 2)[-1]  # the fenced candidate
             scores = {"correct": 2 if "Paris" in fence else 1}
             message = {"role": "assistant", "content": json.dumps({"rationale": "checked", "scores": scores})}
             data = json.dumps({
