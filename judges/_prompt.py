@@ -23,7 +23,6 @@ PromptStyle = Literal["hardened", "naive"]
 PROMPT_STYLES: tuple[str, ...] = ("hardened", "naive")
 
 
-
 def delimiter_for(rubric: Rubric, candidate: str, context: str | None, sample: int = 0) -> str:
     """A per-call delimiter, seeded from the request so a replay draws the same one.
 
