@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the _support helpers
 
 import benchdoc
 from _support.report_logs import LogBuilder, checkout_log
