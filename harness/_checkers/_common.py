@@ -45,6 +45,7 @@ __all__ = [
     "brief",
     "describe",
     "events",
+    "leaves",
     "run_end",
     "status_admits_failure",
     "step",
@@ -371,3 +372,20 @@ def admits_failure(
     if surfaces_failure(end.output, names, extra):
         return True
     return escalations and any(event.seq < end.seq for event in events(log, "escalation", "dead_letter"))
+
+
+def leaves(value: Any, out: set[str] | None = None, depth: int = 0) -> set[str]:
+    """The scalar values inside ``value`` (nested up to 3 levels) as strings: what identifies the
+    thing a call acted on (an order id, a charge id) whichever field holds it."""
+    out = set() if out is None else out
+    if depth > 3:
+        return out
+    if isinstance(value, Mapping):
+        for item in value.values():
+            leaves(item, out, depth + 1)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            leaves(item, out, depth + 1)
+    elif value is not None and not isinstance(value, bool):
+        out.add(str(value))
+    return out

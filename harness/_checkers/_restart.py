@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
-from harness._checkers._common import admits_failure, brief, events, run_end, step
+from harness._checkers._common import admits_failure, brief, events, leaves, run_end, step
 from harness._checkers._registry import Violation, checker
 from harness._log._events import LLMCall, Restart, ToolCall
 from harness._log._runlog import RunLog
@@ -60,20 +60,6 @@ def effects_of(log: RunLog) -> list[ToolCall]:
                 continue
             seen.add((call.name, call.idempotency_key))
         out.append(call)
-    return out
-
-
-def _leaves(value: Any, out: set[str], depth: int = 0) -> set[str]:
-    if depth > 3:
-        return out
-    if isinstance(value, Mapping):
-        for item in value.values():
-            _leaves(item, out, depth + 1)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _leaves(item, out, depth + 1)
-    elif value is not None and not isinstance(value, bool):
-        out.add(str(value))
     return out
 
 
@@ -117,8 +103,8 @@ def redone_side_effect(log: RunLog, /, **context: Any) -> list[Violation]:
             continue  # the uninterrupted run makes this many too
         began = call.began_at if call.began_at is not None else call.seq
         restart = next(r for r in reversed(restarts) if r.seq < began)
-        wanted = _leaves(first.args, set()) | _leaves(first.result, set())
-        if any(restart.seq < r.seq < began and wanted & _leaves(r.args, set()) for r in reads):
+        wanted = leaves(first.args) | leaves(first.result)
+        if any(restart.seq < r.seq < began and wanted & leaves(r.args) for r in reads):
             continue  # it asked the world first (and the world said the effect was not there)
         flagged.add(intent)
         keys = (

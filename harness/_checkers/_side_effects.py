@@ -24,7 +24,7 @@ import bisect
 from collections.abc import Mapping
 from typing import Any
 
-from harness._checkers._common import describe, events, run_end, step
+from harness._checkers._common import describe, events, leaves, run_end, step
 from harness._checkers._registry import Violation, checker
 from harness._log._events import Compensation, DeadLetter, Escalation, ToolCall
 from harness._log._runlog import RunLog
@@ -111,27 +111,13 @@ def reports_failure(output: Any) -> bool:
     return any(output.get(key) is False for key in ("ok", "success", "succeeded"))
 
 
-def _leaves(value: Any, out: set[str], depth: int = 0) -> set[str]:
-    if depth > 3:
-        return out
-    if isinstance(value, Mapping):
-        for item in value.values():
-            _leaves(item, out, depth + 1)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _leaves(item, out, depth + 1)
-    elif value is not None and not isinstance(value, bool):
-        out.add(str(value))
-    return out
-
-
 def _pick(outstanding: list[ToolCall], compensation: ToolCall | None) -> int:
     """Index of the effect a compensation undoes: the latest sharing a value with it, else the latest."""
     if compensation is not None and compensation.args:
-        wanted = _leaves(compensation.args, set())
+        wanted = leaves(compensation.args)
         for index in range(len(outstanding) - 1, -1, -1):
             effect = outstanding[index]
-            if wanted & _leaves(effect.args, set()) or wanted & _leaves(effect.result, set()):
+            if wanted & leaves(effect.args) or wanted & leaves(effect.result):
                 return index
     return len(outstanding) - 1
 
