@@ -20,7 +20,7 @@ below it (``lint-imports`` checks there is no cycle)::
     _prompt, _cache, _candidate   the prompts; the verdict cache; what the judge is shown
     _verdict                      Verdict, CriterionScore, JudgeSpec
     _registry                     register_judge: judge factories by name
-    _rubric                       Rubric, Criterion
+    _rubric                       Rubric, Criterion, WorkedExample
     _model_file                   the judge model's weights, assembled from registry packages
     _model, _errors               the models' base; the exception tree
 """
@@ -41,7 +41,7 @@ from judges._errors import (
 from judges._judge import Judge, judge
 from judges._model_file import QWEN_JUDGE, JudgeModelFile, assemble_judge_model, judge_model_cache
 from judges._registry import register_judge
-from judges._rubric import Criterion, Rubric
+from judges._rubric import Criterion, Rubric, WorkedExample
 from judges._semantic import (
     CONSTRAINT_RUBRIC,
     configure_semantic_checks,
@@ -72,6 +72,7 @@ __all__ = [
     "Verdict",
     "VerdictCache",
     "VerdictFailed",
+    "WorkedExample",
     "assemble_judge_model",
     "calibrate",
     "cohen_kappa",

@@ -27,7 +27,7 @@ from pydantic import ConfigDict, field_validator, model_validator
 from judges._errors import RubricError, UnknownCriterion
 from judges._model import JudgesModel, validated
 
-__all__ = ["Criterion", "Rubric", "as_rubric"]
+__all__ = ["Criterion", "Rubric", "WorkedExample", "as_rubric"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _FORMAT_HINT = "See 'Rubric format' in docs/judges.md for a complete example."
@@ -139,6 +139,43 @@ class Criterion(JudgesModel):
         return (score - self.low) / (self.high - self.low)
 
 
+class WorkedExample(JudgesModel):
+    """A graded example shown to the judge before the candidate (few-shot), with its right reply.
+
+    A small judge model applies a rubric far more reliably when it has seen the rubric applied:
+    each worked example is sent as an earlier turn of the conversation, the request exactly as a
+    real one is phrased and the reply the judge should give, rationale first. Write them by hand,
+    in the shape of the real outputs, and never copy an example you measure the judge on into
+    them (the calibration set in judges/data/labelled.yaml and these are disjoint).
+
+    Attributes:
+        candidate: The example output (a string, or data rendered as indented JSON like a real one).
+        context: The example's task, or None.
+        scores: The right level for every criterion of the rubric.
+        rationale: The right reply's rationale: what a grader reads in the candidate, in one line.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    _error = RubricError
+    _what = "worked example"
+    _rule = _FIELDS_RULE
+
+    candidate: Any
+    context: str | None = None
+    scores: dict[str, int]
+    rationale: str
+
+    @field_validator("rationale")
+    @classmethod
+    def _check_rationale(cls, value: str) -> str:
+        if not value.strip():
+            raise RubricError(
+                "rationale is empty. Rule: a worked example shows the judge what to read before it scores. "
+                "Fix: write one line, e.g. 'web_search is not in sources_used and the answer omits it'."
+            )
+        return value.strip()
+
+
 class Rubric(JudgesModel):
     """A named set of criteria and a pass threshold.
 
@@ -147,6 +184,10 @@ class Rubric(JudgesModel):
         criteria: At least one criterion; names are unique.
         pass_threshold: The weighted total (in ``[0, 1]``) a verdict needs to pass.
         description: Optional: what the rubric is for.
+        examples: Optional worked examples (:class:`WorkedExample`) shown to the judge before
+            the candidate, each with its right scores and rationale. A rubric with examples is
+            sent as a conversation (rubric, then each example and its reply, then the candidate)
+            and the judge is asked for its rationale before its scores, as the examples show.
 
     Example::
 
@@ -171,6 +212,7 @@ class Rubric(JudgesModel):
     criteria: Sequence[Criterion]
     pass_threshold: float = 0.5
     description: str = ""
+    examples: Sequence[WorkedExample] = ()
 
     @field_validator("name")
     @classmethod
@@ -211,7 +253,27 @@ class Rubric(JudgesModel):
                     "(they are keys in the judge's reply). Fix: rename or merge the criteria."
                 )
             seen.add(criterion.name)
+        for i, example in enumerate(self.examples):
+            names = {c.name: c for c in self.criteria}
+            if set(example.scores) != set(names):
+                raise RubricError(
+                    f"examples[{i}].scores {dict(example.scores)!r} do not score exactly the criteria "
+                    f"{sorted(names)}. Rule: a worked example shows the full right reply. Fix: give one "
+                    "level per criterion."
+                )
+            for name, level in example.scores.items():
+                if level not in names[name].scale:
+                    raise RubricError(
+                        f"examples[{i}].scores[{name!r}] = {level!r} is not a level of its scale "
+                        f"{sorted(names[name].scale)}. Rule: an example scores on the criterion's own scale. "
+                        "Fix: use one of those levels."
+                    )
         return self
+
+    @field_validator("examples", mode="after")
+    @classmethod
+    def _examples_tuple(cls, value: Sequence[WorkedExample]) -> tuple[WorkedExample, ...]:
+        return tuple(value)
 
     # -- scoring ---------------------------------------------------------------------------
     def criterion(self, name: str) -> Criterion:
@@ -306,8 +368,12 @@ class Rubric(JudgesModel):
         return cls.from_json(text, source=str(p))
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data that :meth:`from_dict` reads back to an equal rubric."""
-        return self.model_dump(mode="json")
+        """Plain data that :meth:`from_dict` reads back to an equal rubric.
+
+        ``examples`` appears only when the rubric has some, so a rubric without examples keeps the
+        plain data (and the request digests, delimiters and cache keys made from it) it always had.
+        """
+        return self.model_dump(mode="json", exclude=None if self.examples else {"examples"})
 
 
 def _check_text(text: object, where: str, source: str) -> None:
