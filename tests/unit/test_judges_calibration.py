@@ -32,13 +32,11 @@ def test_recorded_calibration_replays_offline_and_matches_the_docs(recorded: lis
 def test_both_prompts_are_calibrated_on_the_same_balanced_recorded_examples(
     recorded: list[Calibration],
 ) -> None:
-    # The cassette holds a prefix of a stratified order (docs/judges.md, "Calibration"): the same
-    # examples for both prompts, pass and fail alternating, every example scored.
+    # The cassette holds every labelled example for both prompts (at least 60, balanced).
     hardened, naive = recorded
     assert [r.id for r in hardened.rows] == [r.id for r in naive.rows]
     labels = [r.label for r in hardened.rows]
-    assert len(labels) >= 10 and 0.4 <= sum(labels) / len(labels) <= 0.6
-    assert hardened.coverage == naive.coverage == 1.0
+    assert len(labels) >= 60 and 0.4 <= sum(labels) / len(labels) <= 0.6
 
 
 def test_python_m_judges_calibration_prints_the_tables(
