@@ -11,8 +11,16 @@ def test_every_reference_system_has_recorded_verdicts() -> None:
     assert {name.split("_")[0] for name in verdicts} == set(RUBRIC_FOR)
     for name, verdict in verdicts.items():
         assert verdict.rubric.name == RUBRIC_FOR[name.split("_")[0]]
-        assert verdict.judge.args["model"] == "smollm2"  # re-record with the Qwen judge: docs/judges.md
+        assert verdict.judge.args["model"] == "qwen"  # the judge model, not the systems' SmolLM2
         assert verdict.raw, f"{name}: no raw reply kept"
+
+
+def test_the_docs_show_every_recorded_verdict() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "judges.md").read_text(encoding="utf-8")
+    for name, verdict in load_verdicts().items():
+        assert f"| {name} | {'pass' if verdict.passed else 'fail'} |" in docs, name
 
 
 def test_recorded_verdicts_replay_identically_offline() -> None:
