@@ -33,6 +33,8 @@ def test_recorded_flip_rates_replay_offline_and_match_the_docs() -> None:
         rows = measure(judge, complete=False)
     assert [r.prompt for r in rows] == ["hardened", "naive"]
     assert all(r.pairs + r.missing == len(ATTACKS) * len(BASES) for r in rows)
+    assert all(r.pairs >= 40 and r.missing == 0 for r in rows)  # every attack recorded for both prompts
+    assert all(r.flips == r.to_pass for r in rows)  # both judge the clean base "fail": a flip is to "pass"
     assert all(r.interval == clopper_pearson(r.flips, r.pairs) for r in rows if r.pairs)
     text = table(rows, "qwen")
     assert text in (ROOT / "docs" / "judges.md").read_text(encoding="utf-8")
