@@ -42,7 +42,7 @@ PINNED: dict[str, set[str]] = {
         "CONSTRAINT_RUBRIC", "Calibration", "CalibrationError", "Criterion", "CriterionScore", "Ensemble",
         "Judge", "JudgeCallError", "JudgeConfigError", "JudgeError", "JudgeSpec", "LabelledExample",
         "Rubric", "RubricError", "ScoreSpread", "Verdict", "VerdictCache", "VerdictFailed", "calibrate",
-        "cohen_kappa",
+        "cohen_kappa", "WorkedExample",
         "configure_semantic_checks", "constraint_check", "judge", "labelled_set", "register_judge",
         "rubric_postcondition",
     },
