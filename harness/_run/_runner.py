@@ -387,10 +387,12 @@ def run_system(
         plan=fault_plan,
         deadline_passed=deadline_passed,
     )
+    if isinstance(error, KeyboardInterrupt):
+        # Ctrl-C wins over anything the interrupted run left half-recorded: a harness error raised
+        # instead would be an ordinary failure to Hypothesis, which would go on exploring.
+        raise error
     if ctx.harness_errors:
         first = ctx.harness_errors[0]
         first.run = run  # type: ignore[attr-defined]
         raise first
-    if isinstance(error, KeyboardInterrupt):
-        raise error
     return run
